@@ -1,0 +1,1 @@
+"""citebot's Discord adapter and command line: the only package that imports discord."""

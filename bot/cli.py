@@ -1,0 +1,500 @@
+"""The ``citebot`` command line: the same core as the bot, with no Discord token needed.
+
+Output goes to stdout (text, or JSON with ``--json``); progress bars and errors go to stderr.
+An error is one clear line and a non-zero exit status, never a traceback. Discord is
+imported only by ``run`` when a token is configured; commands that need no model (``list``,
+``show``, ``remove``, ``stats``, ``--help``) never import torch.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, NoReturn
+
+import click
+from pydantic import ValidationError
+
+from bot.config import Settings, setup_logging
+from index.errors import CitebotError, InvalidInput
+from index.models import AddResult, Answer, Article
+from index.service import ArticleInput, Service
+
+log = logging.getLogger(__name__)
+
+TEXT_SUFFIXES = {".txt", ".md", ".markdown", ".text"}
+MAX_FILE_BYTES = 5_000_000
+
+
+class State:
+    """What the group's options set up for the subcommands."""
+
+    def __init__(self, settings: Settings, scope: str) -> None:
+        self.settings = settings
+        self.scope = scope
+        self._service: Service | None = None
+
+    @property
+    def service(self) -> Service:
+        """The retrieval core, opened on first use."""
+        if self._service is None:
+            self._service = self.settings.open_service()
+        return self._service
+
+
+def fail(message: str) -> NoReturn:
+    """Print one error line and exit with status 1."""
+    click.echo(f"error: {message}", err=True)
+    sys.exit(1)
+
+
+def emit_json(value: Any) -> None:
+    """Print one JSON value on one line."""
+    click.echo(json.dumps(value, ensure_ascii=False))
+
+
+@contextmanager
+def progress_bar(
+    label: str, total: int, unit: str = "article"
+) -> Iterator[Callable[[int, int], None]]:
+    """A tqdm bar on stderr (only when it is a terminal), fed with (done, total) callbacks."""
+    from tqdm import tqdm
+
+    with tqdm(
+        total=total or None, desc=label, unit=unit, file=sys.stderr, leave=False, disable=None
+    ) as bar:
+
+        def update(done: int, total: int) -> None:
+            if total and bar.total != total:
+                bar.total = total
+            bar.update(done - bar.n)
+
+        yield update
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Where the database lives (default: $CITEBOT_DATA_DIR, else ./data).",
+)
+@click.option("--guild", "scope", default="local", show_default=True, help="Scope (server id).")
+@click.pass_context
+def main(ctx: click.Context, data_dir: Path | None, scope: str) -> None:
+    """citebot: ask questions about articles, answered with cited quotes."""
+    try:
+        settings = Settings()
+    except ValidationError as error:
+        problem = error.errors()[0]
+        fail(f"setting CITEBOT_{str(problem['loc'][0]).upper()}: {problem['msg']}")
+    if data_dir is not None:
+        settings.data_dir = data_dir
+    if not scope.strip():
+        fail("--guild must not be empty")
+    setup_logging(settings.log_level if settings.log_level != "INFO" else "WARNING")
+    ctx.obj = State(settings, scope)
+    ctx.call_on_close(lambda: ctx.obj._service and ctx.obj._service.close())
+
+
+def _run(action: Callable[[], None]) -> None:
+    try:
+        action()
+    except CitebotError as error:
+        fail(str(error))
+
+
+def read_text_file(path: Path) -> str:
+    """The text of a .txt/.md file.
+
+    Raises:
+        InvalidInput: Wrong type, too big, unreadable or not text.
+    """
+    if path.suffix.lower() not in TEXT_SUFFIXES:
+        raise InvalidInput(f"{path}: only .txt and .md files can be added (got {path.suffix!r})")
+    try:
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise InvalidInput(f"{path} is {size:,} bytes; the limit is {MAX_FILE_BYTES:,}")
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise InvalidInput(f"{path} does not exist") from None
+    except IsADirectoryError:
+        raise InvalidInput(f"{path} is a directory") from None
+    except OSError as error:
+        raise InvalidInput(f"cannot read {path}: {error.strerror}") from None
+    return decode_text(data, str(path))
+
+
+def decode_text(data: bytes, name: str) -> str:
+    """Decode UTF-8 (with or without BOM), falling back to Windows-1252 for legacy files."""
+    if b"\x00" in data:
+        raise InvalidInput(f"{name} is binary, not text")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        try:
+            return data.decode("cp1252")
+        except UnicodeDecodeError:
+            raise InvalidInput(f"{name} is neither UTF-8 nor Windows-1252 text") from None
+
+
+def print_add(result: AddResult) -> None:
+    """One human line about an added article."""
+    verb = {
+        "added": "Added",
+        "replaced": "Replaced",
+        "duplicate": "Already stored",
+    }.get(result.status, result.status)
+    click.echo(
+        f"{verb}: {result.title} [{result.article_id}] "
+        f"({result.sentences} sentences, {result.chunks} chunks)"
+    )
+
+
+def print_answer(answer: Answer) -> None:
+    """An answer with its sources, for people."""
+    click.echo(answer.text)
+    if answer.answered:
+        click.echo()
+        for c in answer.citations:
+            where = f"sentence {c.position + 1} of {c.total}"
+            source = f" — {c.url}" if c.url else ""
+            click.echo(f"[{c.n}] {c.title}{source} ({where}; article {c.article_id})")
+    elif answer.closest:
+        for ref in answer.closest:
+            click.echo(f"  - {ref.title} [{ref.article_id}]")
+
+
+@main.command()
+@click.argument("path", type=click.Path(path_type=Path, dir_okay=False, allow_dash=True))
+@click.option("--title", help="Article title (default: detected from the text).")
+@click.option("--url", help="Where the article comes from (shown in citations).")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON object.")
+@click.pass_obj
+def add(state: State, path: Path, title: str | None, url: str | None, as_json: bool) -> None:
+    """Add a .txt/.md file, or text from stdin with PATH '-'."""
+
+    def action() -> None:
+        if str(path) == "-":
+            text = decode_text(sys.stdin.buffer.read(MAX_FILE_BYTES + 1), "standard input")
+            if len(text.encode()) > MAX_FILE_BYTES:
+                raise InvalidInput(f"standard input is over the {MAX_FILE_BYTES:,}-byte limit")
+        else:
+            text = read_text_file(path)
+        result = state.service.add(state.scope, ArticleInput(text, title=title, url=url))
+        emit_json(result.to_json()) if as_json else print_add(result)
+
+    _run(action)
+
+
+@main.command(name="import")
+@click.argument("file", type=click.Path(path_type=Path, dir_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON summary.")
+@click.pass_obj
+def import_(state: State, file: Path, as_json: bool) -> None:
+    """Import a JSONL file: one {"title","text","url"?,"author"?,"published"?} a line."""
+    from index.formats import ImportArticle, read_jsonl
+
+    def action() -> None:
+        rows = read_jsonl(file, ImportArticle)
+        sources = [
+            ArticleInput(
+                r.text,
+                title=r.title,
+                url=r.url,
+                author=r.author,
+                published=r.published,
+                added_by=r.added_by,
+            )
+            for r in rows
+        ]
+        with progress_bar("Importing", len(sources)) as update:
+            results = state.service.add_many(
+                state.scope, sources, progress=update, total=len(sources)
+            )
+        counts = {s: sum(r.status == s for r in results) for s in ("added", "replaced")}
+        counts["duplicate"] = sum(r.status == "duplicate" for r in results)
+        counts["failed"] = sum(r.status == "failed" for r in results)
+        for number, result in enumerate(results, start=1):
+            if result.error:
+                click.echo(f"error: {file}: article {number}: {result.error}", err=True)
+        if as_json:
+            emit_json({**counts, "articles": [r.to_json() for r in results]})
+        else:
+            click.echo(", ".join(f"{n} {status}" for status, n in counts.items()))
+        if counts["failed"]:
+            sys.exit(1)
+
+    _run(action)
+
+
+@main.command()
+@click.argument("question", required=False)
+@click.option(
+    "--batch",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help='JSONL of {"id","question"}: one answer a line.',
+)
+@click.option("--article", help="Only answer from this article id.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON answer objects.")
+@click.pass_obj
+def ask(
+    state: State, question: str | None, batch: Path | None, article: str | None, as_json: bool
+) -> None:
+    """Ask a question; the answer quotes the articles and cites them."""
+
+    def action() -> None:
+        if batch is not None:
+            if question:
+                raise InvalidInput("give a QUESTION or --batch, not both")
+            _ask_batch(state, batch, article)
+            return
+        if not question or not question.strip():
+            raise InvalidInput("ask needs a QUESTION (or --batch FILE)")
+        answer = state.service.ask(state.scope, question, article)
+        emit_json(answer.to_json()) if as_json else print_answer(answer)
+
+    _run(action)
+
+
+def _ask_batch(state: State, path: Path, article: str | None) -> None:
+    from pydantic import BaseModel
+
+    from index.formats import read_jsonl
+
+    class BatchQuestion(BaseModel):
+        id: str | int
+        question: str
+
+    for row in read_jsonl(path, BatchQuestion):
+        try:
+            answer = state.service.ask(state.scope, row.question, article).to_json()
+        except InvalidInput as error:
+            answer = {"question": row.question, "answered": False, "error": str(error)}
+            answer.update(text=str(error), citations=[], closest=[])
+        emit_json({"id": row.id, **answer})
+
+
+def _article_json(a: Article) -> dict[str, object]:
+    return {
+        "article_id": a.article_id,
+        "title": a.title,
+        "url": a.url,
+        "author": a.author,
+        "published": a.published,
+        "added_by": a.added_by,
+        "added_at": a.added_at,
+        "sentences": a.sentences,
+        "chunks": a.chunks,
+    }
+
+
+@main.command(name="list")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON array.")
+@click.pass_obj
+def list_(state: State, as_json: bool) -> None:
+    """List the articles of this scope, newest first."""
+
+    def action() -> None:
+        articles = state.service.list_articles(state.scope)
+        if as_json:
+            emit_json([_article_json(a) for a in articles])
+            return
+        if not articles:
+            click.echo("No articles yet: add one with `citebot add FILE`.")
+        for a in articles:
+            click.echo(f"{a.article_id}  {a.title}  ({a.sentences} sentences, added {a.added_at})")
+
+    _run(action)
+
+
+@main.command()
+@click.argument("article_id")
+@click.pass_obj
+def show(state: State, article_id: str) -> None:
+    """Show an article: title, metadata, then the stored text."""
+
+    def action() -> None:
+        a = state.service.get_article(state.scope, article_id)
+        click.echo(a.title)
+        for label, value in (
+            ("id", a.article_id),
+            ("url", a.url),
+            ("author", a.author),
+            ("published", a.published),
+            ("added by", a.added_by),
+            ("added at", a.added_at),
+            ("sentences", a.sentences),
+            ("chunks", a.chunks),
+        ):
+            if value is not None:
+                click.echo(f"{label}: {value}")
+        click.echo()
+        click.echo(a.text)
+
+    _run(action)
+
+
+@main.command()
+@click.argument("article_id")
+@click.pass_obj
+def remove(state: State, article_id: str) -> None:
+    """Remove an article with its sentences and vectors."""
+
+    def action() -> None:
+        a = state.service.remove(state.scope, article_id)
+        click.echo(f"Removed: {a.title} [{a.article_id}]")
+
+    _run(action)
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON object.")
+@click.pass_obj
+def reindex(state: State, as_json: bool) -> None:
+    """Rebuild this scope's index from the store (re-embedding if the model changed)."""
+
+    def action() -> None:
+        with progress_bar("Re-embedding", 0) as update:
+            stats = state.service.reindex(state.scope, progress=update)
+        if as_json:
+            emit_json(stats.to_json())
+        else:
+            click.echo(f"Reindexed {stats.chunks} chunks of {stats.articles} articles.")
+
+    _run(action)
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON object.")
+@click.pass_obj
+def stats(state: State, as_json: bool) -> None:
+    """Counts, index size and model of this scope."""
+
+    def action() -> None:
+        s = state.service.stats(state.scope)
+        if as_json:
+            emit_json(s.to_json())
+            return
+        for key, value in s.to_json().items():
+            click.echo(f"{key}: {value}")
+
+    _run(action)
+
+
+@main.command(name="eval")
+@click.argument("directory", type=click.Path(path_type=Path, file_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON object.")
+@click.option(
+    "--failures",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Write the questions missed at 1 to this JSONL file.",
+)
+@click.pass_obj
+def eval_(state: State, directory: Path, as_json: bool, failures: Path | None) -> None:
+    """Measure answer quality on a question set (articles.jsonl + questions.jsonl)."""
+    from index.evaluation import evaluate
+
+    def action() -> None:
+        with tempfile.TemporaryDirectory(prefix="citebot-eval-") as tmp:
+            service = state.settings.open_service(Path(tmp))
+            try:
+                with progress_bar("Evaluating", 0, unit="question") as update:
+                    report = evaluate(service, directory, progress=update)
+            finally:
+                service.close()
+        if failures is not None:
+            with failures.open("w", encoding="utf-8") as out:
+                for row in report.failures:
+                    out.write(json.dumps(row, ensure_ascii=False) + "\n")
+        data = report.to_json()
+        if as_json:
+            emit_json(data)
+            return
+        click.echo(
+            f"{data['articles']} articles imported in {data['ingest_seconds']} s; "
+            f"model {service.embedder.name}"
+        )
+        header = f"{'':14}{'questions':>10}{'hit@1':>8}{'hit@3':>8}{'answered':>10}"
+        click.echo(header + f"{'chars':>8}{'p50 ms':>9}{'p95 ms':>9}")
+        for name in ("all", "tuning_half", "held_out_half"):
+            f = data[name]
+            assert isinstance(f, dict)
+            click.echo(
+                f"{name:14}{f['questions']:>10}{f['hit@1']:>8.3f}{f['hit@3']:>8.3f}"
+                f"{f['answered']:>10.3f}{f['mean_chars']:>8.0f}{f['p50_ms']:>9.1f}"
+                f"{f['p95_ms']:>9.1f}"
+            )
+
+    _run(action)
+
+
+@main.command()
+@click.pass_obj
+def chat(state: State) -> None:
+    """Ask questions one a line (from a terminal or a pipe) until end of input."""
+    _run(lambda: chat_loop(state))
+
+
+def chat_loop(state: State) -> None:
+    """Answer each line of stdin; a bad question gets its error and the session goes on."""
+    interactive = sys.stdin.isatty()
+    service = state.service
+    count = len(service.list_articles(state.scope))
+    if interactive:
+        click.echo(f"citebot: {count} article(s) loaded. Ask a question (Ctrl-D to quit).")
+    if count == 0:
+        click.echo("No articles yet: add one with `citebot add FILE`.", err=True)
+    while True:
+        if interactive:
+            click.echo("> ", nl=False)
+        line = sys.stdin.readline()
+        if not line:
+            break
+        if not line.strip():
+            continue
+        try:
+            print_answer(service.ask(state.scope, line))
+        except CitebotError as error:
+            click.echo(f"error: {error}", err=True)
+        click.echo()
+
+
+@main.command()
+@click.option(
+    "--samples",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=Path("samples"),
+    show_default=True,
+    help="Articles imported on first run when no Discord token is set.",
+)
+@click.pass_obj
+def run(state: State, samples: Path) -> None:
+    """Start the Discord bot, or without a token an interactive session over the samples."""
+    token = state.settings.discord_token
+    if token is not None and token.get_secret_value().strip():
+        from bot.__main__ import run_bot
+
+        run_bot(state.settings)
+        return
+    click.echo(
+        "No CITEBOT_DISCORD_TOKEN set: starting a terminal session instead "
+        "(set it in .env to run the Discord bot).",
+        err=True,
+    )
+
+    def action() -> None:
+        service = state.service
+        if not service.list_articles(state.scope) and samples.is_dir():
+            for path in sorted(samples.iterdir()):
+                if path.suffix.lower() in TEXT_SUFFIXES:
+                    print_add(service.add(state.scope, ArticleInput(read_text_file(path))))
+        chat_loop(state)
+
+    _run(action)

@@ -1,0 +1,117 @@
+"""Settings: the one place the environment is read.
+
+Every setting is an environment variable with the ``CITEBOT_`` prefix (or a line in ``.env``);
+``.env.example`` lists them all, and a test keeps the two in step.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from index.answer import AnswerSettings
+from index.embedding import Embedder, HashEmbedder, SentenceTransformerEmbedder
+from index.retrieval import RetrievalSettings
+from index.service import Service
+
+
+class Settings(BaseSettings):
+    """citebot's configuration, validated once at start."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="CITEBOT_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    discord_token: SecretStr | None = Field(
+        default=None, description="Discord bot token; without it `make run` starts `citebot chat`."
+    )
+    dev_guild_id: int | None = Field(
+        default=None, description="Server id where slash commands sync instantly (development)."
+    )
+    data_dir: Path = Field(default=Path("data"), description="Folder of the database and indexes.")
+    model_path: Path | None = Field(
+        default=None,
+        description="Local sentence-transformers model folder; empty for the bundled MiniLM.",
+    )
+    embedder: Literal["model", "hash"] = Field(
+        default="model",
+        description="`model` (sentence-transformers) or `hash` (no model, for quick trials).",
+    )
+    batch_size: int = Field(default=32, ge=1, le=1024, description="Chunks per encoder pass.")
+    chunk_sentences: int = Field(default=5, ge=1, le=50, description="Most sentences per chunk.")
+    chunk_overlap: int = Field(
+        default=2, ge=0, le=49, description="Sentences shared by consecutive chunks."
+    )
+    chunk_k: int = Field(default=20, ge=1, le=1000, description="Chunks retrieved per question.")
+    keyword_k: int = Field(default=20, ge=0, le=1000, description="BM25 sentences per question.")
+    max_articles: int = Field(
+        default=8, ge=1, le=200, description="Candidate articles scored per question."
+    )
+    dense_weight: float = Field(default=1.0, ge=0, description="Weight of sentence similarity.")
+    context_weight: float = Field(default=0.5, ge=0, description="Weight of chunk similarity.")
+    keyword_weight: float = Field(default=0.3, ge=0, description="Weight of BM25.")
+    min_relevance: float = Field(
+        default=0.3,
+        ge=-1,
+        le=1,
+        description="Best chunk cosine below which the answer is 'not found'.",
+    )
+    max_citations: int = Field(default=3, ge=1, le=10, description="Most quotes per answer.")
+    max_quote_chars: int = Field(
+        default=400, ge=50, le=4000, description="Most characters quoted per answer."
+    )
+    quote_margin: float = Field(
+        default=0.05, ge=0, le=1, description="How close to the best score a further quote must be."
+    )
+    max_article_chars: int = Field(
+        default=2_000_000, ge=1000, description="Longest article text accepted."
+    )
+    ask_cooldown_seconds: float = Field(
+        default=5.0, ge=0, description="Per-user pause between questions on Discord."
+    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        default="INFO", description="Logging level."
+    )
+
+    def make_embedder(self) -> Embedder:
+        """The configured embedder (nothing is loaded yet)."""
+        if self.embedder == "hash":
+            return HashEmbedder()
+        return SentenceTransformerEmbedder(self.model_path, batch_size=self.batch_size)
+
+    def open_service(self, data_dir: Path | None = None) -> Service:
+        """The retrieval core over the configured (or given) data directory."""
+        return Service(
+            data_dir or self.data_dir,
+            self.make_embedder(),
+            retrieval=RetrievalSettings(
+                chunk_k=self.chunk_k,
+                keyword_k=self.keyword_k,
+                max_articles=self.max_articles,
+                dense_weight=self.dense_weight,
+                context_weight=self.context_weight,
+                keyword_weight=self.keyword_weight,
+            ),
+            answers=AnswerSettings(
+                min_relevance=self.min_relevance,
+                max_citations=self.max_citations,
+                max_chars=self.max_quote_chars,
+                margin=self.quote_margin,
+            ),
+            chunk_sentences=self.chunk_sentences,
+            chunk_overlap=min(self.chunk_overlap, self.chunk_sentences - 1),
+            max_article_chars=self.max_article_chars,
+        )
+
+
+def setup_logging(level: str) -> None:
+    """Configure logging once for the process (on stderr)."""
+    logging.basicConfig(
+        level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", force=True
+    )
+    for noisy in ("sentence_transformers", "transformers", "httpx", "discord.gateway", "bm25s"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLevelName(level)))

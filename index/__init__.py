@@ -1,0 +1,1 @@
+"""citebot's retrieval core: cleaning, chunking, embedding, storage, retrieval, answers."""

@@ -1,0 +1,132 @@
+"""Answer-quality evaluation on a question set in ``../shared/data/qa`` format.
+
+A directory holds ``articles.jsonl`` (id, title, text, url?) and ``questions.jsonl``
+(id, question, article_id, answers). A question is a hit at k when one of the answer's first
+k citations comes from the gold article and contains one of the gold answers, compared
+case- and whitespace-insensitively. Articles are split by their position in the file into a
+tuning half (even) and a held-out half (odd), and every figure is reported for both halves.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from index.errors import InvalidInput
+from index.formats import EvalArticle, EvalQuestion, read_jsonl
+from index.models import Answer
+from index.service import ArticleInput, Service
+
+
+def _norm(text: str) -> str:
+    return " ".join(text.casefold().split())
+
+
+def is_hit(answer: Answer, gold_article: str, answers: Sequence[str], k: int) -> bool:
+    """Whether one of the first ``k`` citations is from the gold article and holds an answer."""
+    golds = [_norm(a) for a in answers]
+    return any(
+        c.article_id == gold_article and any(g in _norm(c.sentence) for g in golds)
+        for c in answer.citations[:k]
+    )
+
+
+@dataclass(slots=True)
+class Figures:
+    """Quality and latency over a set of questions."""
+
+    questions: int = 0
+    hit1: int = 0
+    hit3: int = 0
+    answered: int = 0
+    chars: int = 0
+    latencies: list[float] = field(default_factory=list)
+
+    def add(self, hit1: bool, hit3: bool, answer: Answer, latency: float) -> None:
+        """Count one question."""
+        self.questions += 1
+        self.hit1 += hit1
+        self.hit3 += hit3
+        self.answered += answer.answered
+        self.chars += sum(len(c.sentence) for c in answer.citations)
+        self.latencies.append(latency)
+
+    def to_json(self) -> dict[str, float | int]:
+        """Rates, mean characters quoted per question, and latency percentiles in ms."""
+        n = max(self.questions, 1)
+        ordered = sorted(self.latencies) or [0.0]
+        quantiles = statistics.quantiles(ordered, n=20) if len(ordered) > 1 else [ordered[0]] * 19
+        return {
+            "questions": self.questions,
+            "hit@1": round(self.hit1 / n, 4),
+            "hit@3": round(self.hit3 / n, 4),
+            "answered": round(self.answered / n, 4),
+            "mean_chars": round(self.chars / n, 1),
+            "p50_ms": round(statistics.median(ordered) * 1000, 1),
+            "p95_ms": round(quantiles[18] * 1000, 1),
+        }
+
+
+@dataclass(slots=True)
+class Report:
+    """Evaluation results: all questions, the two halves, and ingest cost."""
+
+    overall: Figures
+    tuning: Figures
+    held_out: Figures
+    articles: int
+    ingest_seconds: float
+    failures: list[dict[str, object]]
+
+    def to_json(self) -> dict[str, object]:
+        """Everything as one JSON object."""
+        return {
+            "articles": self.articles,
+            "ingest_seconds": round(self.ingest_seconds, 2),
+            "all": self.overall.to_json(),
+            "tuning_half": self.tuning.to_json(),
+            "held_out_half": self.held_out.to_json(),
+        }
+
+
+def evaluate(
+    service: Service,
+    directory: Path,
+    scope: str = "eval",
+    progress: Callable[[int, int], None] | None = None,
+) -> Report:
+    """Import the articles of ``directory`` into ``scope`` and ask every question."""
+    articles = read_jsonl(directory / "articles.jsonl", EvalArticle)
+    questions = read_jsonl(directory / "questions.jsonl", EvalQuestion)
+    started = time.perf_counter()
+    results = service.add_many(
+        scope,
+        (ArticleInput(a.text, title=a.title, url=a.url) for a in articles),
+        total=len(articles),
+    )
+    ingest = time.perf_counter() - started
+    ids = {a.id: r.article_id for a, r in zip(articles, results, strict=True)}
+    held_out = {a.id for i, a in enumerate(articles) if i % 2}
+    report = Report(Figures(), Figures(), Figures(), len(articles), ingest, [])
+    for done, q in enumerate(questions, start=1):
+        if q.article_id not in ids:
+            raise InvalidInput(f"question {q.id} names the unknown article {q.article_id}")
+        t = time.perf_counter()
+        answer = service.ask(scope, q.question)
+        latency = time.perf_counter() - t
+        gold = ids[q.article_id]
+        hit1 = is_hit(answer, gold, q.answers, 1)
+        hit3 = is_hit(answer, gold, q.answers, 3)
+        report.overall.add(hit1, hit3, answer, latency)
+        half = report.held_out if q.article_id in held_out else report.tuning
+        half.add(hit1, hit3, answer, latency)
+        if not hit1:
+            report.failures.append(
+                {"id": q.id, "question": q.question, "answers": q.answers, **answer.to_json()}
+            )
+        if progress:
+            progress(done, len(questions))
+    return report

@@ -1,0 +1,207 @@
+"""Plain data that flows through the retrieval core.
+
+Every value here is a frozen, slotted dataclass. Offsets are character offsets into the
+stored clean article text: ``article.text[sentence.start:sentence.end] == sentence.text``
+always holds, so a citation is a pointer into the source, never re-typed text.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True, slots=True)
+class CleanDocument:
+    """The result of cleaning pasted or extracted article text.
+
+    Attributes:
+        text: The clean body text; paragraphs are separated by one blank line.
+        title: The given title, else the first line that reads as a headline, else a
+            shortened first sentence.
+        author: The author named by a byline, when there was one.
+    """
+
+    text: str
+    title: str
+    author: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SentenceSpan:
+    """One sentence of a clean text: its offsets and the paragraph it belongs to."""
+
+    start: int
+    end: int
+    paragraph: int
+
+
+@dataclass(frozen=True, slots=True)
+class ChunkSpan:
+    """A window of whole sentences (or a token slice of one over-long sentence).
+
+    Attributes:
+        first: Index of the first sentence in the window.
+        last: Index of the last sentence in the window (inclusive).
+        start: Character offset of the window's start in the clean text.
+        end: Character offset of the window's end in the clean text.
+        tokens: Length of the window in the embedding model's tokens, special tokens included.
+    """
+
+    first: int
+    last: int
+    start: int
+    end: int
+    tokens: int
+
+
+@dataclass(frozen=True, slots=True)
+class Article:
+    """An article as stored: metadata plus its clean text."""
+
+    article_id: str
+    scope: str
+    title: str
+    text: str
+    url: str | None
+    author: str | None
+    published: str | None
+    added_by: str | None
+    added_at: str
+    content_hash: str
+    sentences: int = 0
+    chunks: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class AddResult:
+    """What happened when an article was added."""
+
+    article_id: str
+    title: str
+    sentences: int
+    chunks: int
+    status: str  # "added", "duplicate", "replaced" or "failed" (add_many only)
+    error: str | None = None
+
+    def to_json(self) -> dict[str, object]:
+        """The result as the CLI's JSON contract spells it."""
+        out: dict[str, object] = {
+            "article_id": self.article_id,
+            "title": self.title,
+            "sentences": self.sentences,
+            "chunks": self.chunks,
+            "status": self.status,
+        }
+        if self.error is not None:
+            out["error"] = self.error
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class Citation:
+    """A quoted passage of one article: one sentence or several adjacent ones.
+
+    ``sentence`` is exactly ``article.text[start:end]``.
+    """
+
+    n: int
+    article_id: str
+    title: str
+    url: str | None
+    sentence: str
+    start: int
+    end: int
+    score: float
+    author: str | None = None
+    published: str | None = None
+    position: int = 0  # index of the first quoted sentence in the article
+    total: int = 0  # number of sentences in the article
+
+    def to_json(self) -> dict[str, object]:
+        """The citation as the CLI's JSON contract spells it."""
+        return {
+            "n": self.n,
+            "article_id": self.article_id,
+            "title": self.title,
+            "url": self.url,
+            "sentence": self.sentence,
+            "start": self.start,
+            "end": self.end,
+            "score": round(self.score, 4),
+            "author": self.author,
+            "published": self.published,
+            "position": self.position + 1,
+            "sentences_in_article": self.total,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class ArticleRef:
+    """A short pointer to an article, used to name the closest articles when nothing answers."""
+
+    article_id: str
+    title: str
+    url: str | None
+    score: float
+
+    def to_json(self) -> dict[str, object]:
+        """The reference as JSON."""
+        return {
+            "article_id": self.article_id,
+            "title": self.title,
+            "url": self.url,
+            "score": round(self.score, 4),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """citebot's reply to a question: cited quotes, or an honest "not found"."""
+
+    question: str
+    answered: bool
+    text: str
+    citations: tuple[Citation, ...] = ()
+    closest: tuple[ArticleRef, ...] = ()
+    score: float = 0.0
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, object]:
+        """The answer as the CLI's JSON contract spells it."""
+        return {
+            "question": self.question,
+            "answered": self.answered,
+            "text": self.text,
+            "score": round(self.score, 4),
+            "citations": [c.to_json() for c in self.citations],
+            "closest": [c.to_json() for c in self.closest],
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Stats:
+    """Counts for one scope."""
+
+    scope: str
+    articles: int
+    sentences: int
+    chunks: int
+    index_vectors: int
+    index_bytes: int
+    model: str
+    dimension: int
+    last_reindex: str | None
+
+    def to_json(self) -> dict[str, object]:
+        """The stats as JSON."""
+        return {
+            "scope": self.scope,
+            "articles": self.articles,
+            "sentences": self.sentences,
+            "chunks": self.chunks,
+            "index_vectors": self.index_vectors,
+            "index_bytes": self.index_bytes,
+            "model": self.model,
+            "dimension": self.dimension,
+            "last_reindex": self.last_reindex,
+        }

@@ -1,0 +1,155 @@
+"""Question to ranked sentences.
+
+Retrieval runs in two stages. First, candidate articles: the articles of the chunks nearest to
+the question (FAISS, inner product of normalized vectors) and of the best BM25 sentences.
+Second, every sentence of those articles is scored on three signals:
+
+* ``dense``: cosine between the question and the sentence's contextual vector;
+* ``context``: the best cosine between the question and a chunk that holds the sentence;
+* ``keyword``: the sentence's BM25 score, divided by the best BM25 score among candidates.
+
+The score is their weighted sum; ``relevance`` (the best chunk cosine) is what the answer
+compares with the "not found" threshold, since it does not depend on the other candidates.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from index.keywords import KeywordIndex
+from index.models import Article
+from index.store import SentenceRow, Store
+from index.vectors import VectorIndex
+
+
+@dataclass(frozen=True, slots=True)
+class RetrievalSettings:
+    """Knobs of retrieval and scoring."""
+
+    chunk_k: int = 20
+    keyword_k: int = 20
+    max_articles: int = 8
+    dense_weight: float = 1.0
+    context_weight: float = 0.5
+    keyword_weight: float = 0.3
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """One scored sentence."""
+
+    sentence: SentenceRow
+    dense: float
+    context: float
+    keyword: float
+    score: float
+
+
+@dataclass(frozen=True, slots=True)
+class Ranking:
+    """Sentences ranked for one question, with the articles they come from."""
+
+    candidates: tuple[Candidate, ...]
+    articles: dict[int, Article]
+    article_scores: tuple[tuple[int, float], ...]
+    relevance: float
+
+
+class Retriever:
+    """Ranks the sentences of one scope for a question."""
+
+    def __init__(self, store: Store, settings: RetrievalSettings) -> None:
+        """Use ``store`` for sentences and vectors, scored as ``settings`` say."""
+        self.store = store
+        self.settings = settings
+
+    def rank(
+        self,
+        question: str,
+        vector: npt.NDArray[np.float32],
+        index: VectorIndex,
+        keywords: KeywordIndex,
+        only_article: int | None = None,
+    ) -> Ranking:
+        """Rank candidate sentences for ``question`` (embedded as ``vector``).
+
+        Args:
+            question: The question text (for BM25).
+            vector: The question's normalized embedding.
+            index: The scope's chunk index.
+            keywords: The scope's sentence BM25 index.
+            only_article: Restrict the answer to this article (primary key).
+        """
+        settings = self.settings
+        bm25 = keywords.scores(question)
+        article_best: dict[int, float] = {}
+        if only_article is not None:
+            pks = [only_article]
+        else:
+            chunk_ids, chunk_scores = index.search(vector, settings.chunk_k)
+            by_id = {c.id: c for c in self.store.chunks([int(i) for i in chunk_ids])}
+            for chunk_id, score in zip(chunk_ids, chunk_scores, strict=True):
+                chunk = by_id.get(int(chunk_id))
+                if chunk is not None and chunk.article_pk not in article_best:
+                    article_best[chunk.article_pk] = float(score)
+            pks = list(article_best)[: settings.max_articles]
+            top_keywords = keywords.top(bm25, settings.keyword_k)
+            for pk in self.store.sentence_articles([i for i, _ in top_keywords]).values():
+                if pk not in pks and len(pks) < settings.max_articles + settings.max_articles // 2:
+                    pks.append(pk)
+        if not pks:
+            return Ranking((), {}, (), 0.0)
+        return self._score(pks, vector, bm25, keywords, article_best)
+
+    def _score(
+        self,
+        pks: Sequence[int],
+        vector: npt.NDArray[np.float32],
+        bm25: npt.NDArray[np.float32],
+        keywords: KeywordIndex,
+        article_best: dict[int, float],
+    ) -> Ranking:
+        settings = self.settings
+        dimension = vector.shape[0]
+        sentences, sentence_vectors = self.store.sentences_with_vectors(pks, dimension)
+        chunks, chunk_vectors = self.store.chunk_vectors_for_articles(pks, dimension)
+        dense = sentence_vectors @ vector
+        chunk_scores = chunk_vectors @ vector
+        row = {(s.article_pk, s.position): i for i, s in enumerate(sentences)}
+        context = np.full(len(sentences), -1.0, dtype=np.float32)
+        for chunk, score in zip(chunks, chunk_scores, strict=True):
+            article_best[chunk.article_pk] = max(
+                article_best.get(chunk.article_pk, -1.0), float(score)
+            )
+            for position in range(chunk.first_sentence, chunk.last_sentence + 1):
+                i = row[(chunk.article_pk, position)]
+                context[i] = max(context[i], score)
+        keyword = np.array([keywords.score_of(bm25, s.id) for s in sentences], dtype=np.float32)
+        if keyword.max(initial=0.0) > 0:
+            keyword /= keyword.max()
+        total = (
+            settings.dense_weight * dense
+            + settings.context_weight * context
+            + settings.keyword_weight * keyword
+        )
+        order = np.argsort(-total, kind="stable")
+        candidates = tuple(
+            Candidate(
+                sentence=sentences[i],
+                dense=float(dense[i]),
+                context=float(context[i]),
+                keyword=float(keyword[i]),
+                score=float(total[i]),
+            )
+            for i in order
+        )
+        articles = self.store.articles_by_pk(pks)
+        ranked_articles = tuple(
+            sorted(((pk, article_best.get(pk, 0.0)) for pk in pks), key=lambda x: -x[1])
+        )
+        relevance = float(chunk_scores.max(initial=0.0))
+        return Ranking(candidates, articles, ranked_articles, relevance)

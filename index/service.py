@@ -1,0 +1,485 @@
+"""The facade that the CLI and the Discord bot call: add, ask, list, show, remove, reindex, stats.
+
+Every method takes the scope it works in; nothing crosses scopes. SQLite is written first,
+inside one transaction per article; the FAISS index follows, and if the process dies between
+the two, the index's generation no longer matches the store's and it is rebuilt on open.
+Methods are blocking (embedding and FAISS run in the caller's thread): the bot calls them
+through ``asyncio.to_thread``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import numpy as np
+
+from index.answer import AnswerSettings, compose
+from index.chunking import make_chunks
+from index.embedding import Embedder, Vectors, normalize
+from index.errors import ArticleTooShort, CitebotError, InvalidInput
+from index.keywords import KeywordIndex
+from index.models import AddResult, Answer, Article, ChunkSpan, SentenceSpan, Stats
+from index.retrieval import RetrievalSettings, Retriever
+from index.store import NewArticle, Store
+from index.text import clean, normalize_for_hash, split_sentences
+from index.vectors import VectorIndex, index_path
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True, slots=True)
+class ArticleInput:
+    """An article as a user hands it over, before cleaning."""
+
+    text: str
+    title: str | None = None
+    url: str | None = None
+    author: str | None = None
+    published: str | None = None
+    added_by: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _Prepared:
+    """An article cleaned, split and chunked, waiting for its vectors."""
+
+    article_id: str
+    source: ArticleInput
+    title: str
+    author: str | None
+    text: str
+    content_hash: str
+    sentences: list[SentenceSpan]
+    chunks: list[ChunkSpan]
+    added_at: str | None = None
+
+    def to_new(self, chunk_vectors: Vectors, sentence_vectors: Vectors) -> NewArticle:
+        """The row to store, with its vectors."""
+        return NewArticle(
+            article_id=self.article_id,
+            title=self.title,
+            text=self.text,
+            url=self.source.url,
+            author=self.author,
+            published=self.source.published,
+            added_by=self.source.added_by,
+            content_hash=self.content_hash,
+            sentences=self.sentences,
+            sentence_vectors=sentence_vectors,
+            chunks=self.chunks,
+            chunk_vectors=chunk_vectors,
+            added_at=self.added_at,
+        )
+
+
+def article_id_for(url: str | None, content_hash: str) -> str:
+    """An article's id: from its canonical URL when it has one, else from its text."""
+    if url:
+        parts = urlsplit(url.strip())
+        canonical = urlunsplit(
+            (parts.scheme.lower(), parts.netloc.lower(), parts.path or "/", parts.query, "")
+        )
+        return hashlib.sha256(canonical.encode()).hexdigest()[:12]
+    return content_hash[:12]
+
+
+class Service:
+    """citebot's retrieval core over one data directory."""
+
+    def __init__(
+        self,
+        data_dir: Path,
+        embedder: Embedder,
+        retrieval: RetrievalSettings | None = None,
+        answers: AnswerSettings | None = None,
+        chunk_sentences: int = 5,
+        chunk_overlap: int = 2,
+        max_article_chars: int = 2_000_000,
+    ) -> None:
+        """Open the store under ``data_dir``; the model is loaded on first use.
+
+        Args:
+            data_dir: Folder of the SQLite database and the FAISS index files.
+            embedder: Turns text into vectors.
+            retrieval: Retrieval knobs (defaults when None).
+            answers: Answer composition knobs (defaults when None).
+            chunk_sentences: Most sentences in one chunk.
+            chunk_overlap: Sentences shared by consecutive chunks.
+            max_article_chars: Longest article text accepted.
+        """
+        self.data_dir = data_dir
+        self.embedder = embedder
+        self.store = Store(data_dir / "citebot.sqlite3")
+        self.retriever = Retriever(self.store, retrieval or RetrievalSettings())
+        self.answer_settings = answers or AnswerSettings()
+        self.chunk_sentences = chunk_sentences
+        self.chunk_overlap = chunk_overlap
+        self.max_article_chars = max_article_chars
+        self._indexes: dict[str, VectorIndex] = {}
+        self._keywords: dict[str, KeywordIndex] = {}
+        self._lock = threading.RLock()
+
+    def close(self) -> None:
+        """Release the database."""
+        self.store.close()
+
+    # -- adding ---------------------------------------------------------------------------
+
+    def add(self, scope: str, source: ArticleInput) -> AddResult:
+        """Clean, split, chunk, embed, store and index one article.
+
+        Raises:
+            InvalidInput: The text is empty, too long or has no sentence.
+        """
+        return self._add_batch(scope, [source], strict=True)[0]
+
+    def add_many(
+        self,
+        scope: str,
+        sources: Iterable[ArticleInput],
+        progress: Progress | None = None,
+        total: int = 0,
+        batch: int = 32,
+    ) -> list[AddResult]:
+        """Add articles in batches (one encoder call per batch); see ``add``.
+
+        An article that cannot be used (empty, too long, no sentence) gets a result with
+        status ``failed`` and the reason in ``error``; the others are added.
+        """
+        results: list[AddResult] = []
+        pending: list[ArticleInput] = []
+        for source in sources:
+            pending.append(source)
+            if len(pending) >= batch:
+                results.extend(self._add_batch(scope, pending))
+                pending = []
+                if progress:
+                    progress(len(results), total)
+        if pending:
+            results.extend(self._add_batch(scope, pending))
+            if progress:
+                progress(len(results), total)
+        return results
+
+    def _prepare(self, source: ArticleInput) -> _Prepared:
+        if len(source.text) > self.max_article_chars:
+            raise InvalidInput(
+                f"the article is {len(source.text):,} characters long; "
+                f"the limit is {self.max_article_chars:,}"
+            )
+        document = clean(source.text, source.title)
+        if not document.text:
+            raise ArticleTooShort("the article has no text left after cleaning")
+        sentences, chunks = self._segment(document.text)
+        content_hash = hashlib.sha256(normalize_for_hash(document.text).encode()).hexdigest()
+        return _Prepared(
+            article_id=article_id_for(source.url, content_hash),
+            source=source,
+            title=document.title,
+            author=source.author or document.author,
+            text=document.text,
+            content_hash=content_hash,
+            sentences=sentences,
+            chunks=chunks,
+        )
+
+    def _segment(self, text: str) -> tuple[list[SentenceSpan], list[ChunkSpan]]:
+        """Sentences of a clean text and the chunks that group them."""
+        sentences = split_sentences(text)
+        if not sentences:
+            raise ArticleTooShort("the article has no sentence to index")
+        texts = [text[s.start : s.end] for s in sentences]
+        token_spans = [
+            [(s.start + a, s.start + b) for a, b in spans]
+            for s, spans in zip(sentences, self.embedder.token_spans(texts), strict=True)
+        ]
+        chunks = make_chunks(
+            sentences,
+            token_spans,
+            self.embedder.max_tokens,
+            window=self.chunk_sentences,
+            overlap=self.chunk_overlap,
+        )
+        return sentences, chunks
+
+    def _embed(self, prepared: Sequence[_Prepared]) -> list[tuple[Vectors, Vectors]]:
+        """Chunk vectors and sentence vectors of each article, from one encoder call."""
+        texts: list[str] = []
+        spans: list[list[tuple[int, int]]] = []
+        members: list[list[int]] = []
+        for item in prepared:
+            for chunk in item.chunks:
+                inside = range(chunk.first, chunk.last + 1)
+                texts.append(item.text[chunk.start : chunk.end])
+                spans.append(
+                    [
+                        (
+                            max(item.sentences[i].start, chunk.start) - chunk.start,
+                            min(item.sentences[i].end, chunk.end) - chunk.start,
+                        )
+                        for i in inside
+                    ]
+                )
+                members.append(list(inside))
+        chunk_vectors, pooled = self.embedder.embed_passages(texts, spans)
+        out = []
+        offset = 0
+        for item in prepared:
+            n = len(item.chunks)
+            sums = np.zeros((len(item.sentences), chunk_vectors.shape[1]), dtype=np.float32)
+            for j in range(offset, offset + n):
+                sums[members[j]] += pooled[j]
+            out.append((chunk_vectors[offset : offset + n], normalize(sums)))
+            offset += n
+        return out
+
+    def _add_batch(
+        self, scope: str, sources: Sequence[ArticleInput], strict: bool = False
+    ) -> list[AddResult]:
+        self._check_model(scope)
+        prepared: list[_Prepared] = []
+        results: dict[int, AddResult] = {}
+        for i, source in enumerate(sources):
+            try:
+                item = self._prepare(source)
+            except InvalidInput as error:
+                if strict:
+                    raise
+                results[i] = AddResult("", source.title or "", 0, 0, "failed", str(error))
+                continue
+            duplicate = self.store.find_by_hash(scope, item.content_hash) or next(
+                (
+                    _as_article(p)
+                    for p in prepared
+                    if p.content_hash == item.content_hash or p.article_id == item.article_id
+                ),
+                None,
+            )
+            if duplicate is not None:
+                results[i] = AddResult(
+                    duplicate.article_id,
+                    duplicate.title,
+                    duplicate.sentences,
+                    duplicate.chunks,
+                    "duplicate",
+                )
+                continue
+            prepared.append(item)
+            results[i] = AddResult(item.article_id, item.title, 0, 0, "pending")
+        vectors = self._embed(prepared) if prepared else []
+        by_id = {p.article_id: (p, v) for p, v in zip(prepared, vectors, strict=True)}
+        model = self.embedder.name
+        with self._lock:
+            index = self._index(scope)
+            for i, result in sorted(results.items()):
+                if result.status != "pending":
+                    continue
+                item, (chunk_vectors, sentence_vectors) = by_id[result.article_id]
+                replaced = self.store.find_article(scope, item.article_id) is not None
+                removed, added = self.store.save_article(
+                    scope,
+                    item.to_new(chunk_vectors, sentence_vectors),
+                    model,
+                )
+                index.update(self.store.generation(scope), removed, added, chunk_vectors)
+                results[i] = AddResult(
+                    item.article_id,
+                    item.title,
+                    len(item.sentences),
+                    len(item.chunks),
+                    "replaced" if replaced else "added",
+                )
+        return [results[i] for i in range(len(sources))]
+
+    def _check_model(self, scope: str) -> None:
+        stored = self.store.scope_model(scope)
+        if stored is not None and stored[0] != self.embedder.name:
+            raise CitebotError(
+                f"this scope's vectors were made with the model {stored[0]}, but the "
+                f"configured model is {self.embedder.name}: run `citebot reindex` to re-embed"
+            )
+
+    # -- derived indexes ------------------------------------------------------------------
+
+    def _index(self, scope: str) -> VectorIndex:
+        """The scope's FAISS index, opened (and repaired) on first use."""
+        with self._lock:
+            index = self._indexes.get(scope)
+            if index is None or index.generation != self.store.generation(scope):
+                stored = self.store.scope_model(scope)
+                model, dimension = stored or (self.embedder.name, self.embedder.dimension)
+                index = VectorIndex.open(
+                    index_path(self.data_dir / "indexes", scope),
+                    self.store,
+                    scope,
+                    model,
+                    dimension,
+                )
+                self._indexes[scope] = index
+            return index
+
+    def _keyword_index(self, scope: str) -> KeywordIndex:
+        with self._lock:
+            generation = self.store.generation(scope)
+            keywords = self._keywords.get(scope)
+            if keywords is None or keywords.generation != generation:
+                ids, texts = self.store.sentence_texts(scope)
+                keywords = KeywordIndex(ids, texts, generation)
+                self._keywords[scope] = keywords
+            return keywords
+
+    # -- asking ---------------------------------------------------------------------------
+
+    def ask(self, scope: str, question: str, article_id: str | None = None) -> Answer:
+        """Answer ``question`` from the scope's articles (or from one article).
+
+        Raises:
+            InvalidInput: The question is empty.
+            NotFoundError: ``article_id`` names no article of this scope.
+        """
+        question = " ".join(question.split())
+        if not question:
+            raise InvalidInput("the question is empty")
+        only = self.store.article_pk(scope, article_id) if article_id else None
+        self._check_model(scope)
+        started = time.perf_counter()
+        index = self._index(scope)
+        keywords = self._keyword_index(scope)
+        vector = self.embedder.embed_queries([question])[0]
+        embedded = time.perf_counter()
+        ranking = self.retriever.rank(question, vector, index, keywords, only)
+        answer = compose(question, ranking, self.answer_settings)
+        done = time.perf_counter()
+        answer.timings.update(
+            {"embed": embedded - started, "rank": done - embedded, "total": done - started}
+        )
+        return answer
+
+    # -- managing -------------------------------------------------------------------------
+
+    def list_articles(self, scope: str) -> list[Article]:
+        """The scope's articles, newest first."""
+        return self.store.list_articles(scope)
+
+    def get_article(self, scope: str, article_id: str) -> Article:
+        """One article of the scope (by id or unique id prefix)."""
+        return self.store.get_article(scope, article_id)
+
+    def remove(self, scope: str, article_id: str) -> Article:
+        """Delete an article and drop its vectors from the index."""
+        with self._lock:
+            index = self._index(scope)
+            article, removed = self.store.remove_article(scope, article_id)
+            index.update(
+                self.store.generation(scope),
+                removed,
+                np.zeros(0, dtype=np.int64),
+                np.zeros((0, index.dimension), dtype=np.float32),
+            )
+        return article
+
+    def reindex(self, scope: str, progress: Progress | None = None) -> Stats:
+        """Rebuild the scope's index; re-embed every article if the model changed."""
+        stored = self.store.scope_model(scope)
+        if stored is not None and stored[0] != self.embedder.name:
+            self._reembed(scope, progress)
+        path = index_path(self.data_dir / "indexes", scope)
+        model, dimension = self.store.scope_model(scope) or (
+            self.embedder.name,
+            self.embedder.dimension,
+        )
+        fresh = VectorIndex(path, model, dimension)
+        self.store.mark_reindexed(scope)
+        fresh.rebuild(self.store, scope)
+        with self._lock:
+            self._indexes[scope] = fresh
+        return self.stats(scope)
+
+    def _reembed(self, scope: str, progress: Progress | None) -> None:
+        articles = self.store.list_articles(scope)
+        log.warning(
+            "re-embedding %d articles of scope %s with %s",
+            len(articles),
+            scope,
+            self.embedder.name,
+        )
+        batch = 16
+        for begin in range(0, len(articles), batch):
+            group = articles[begin : begin + batch]
+            prepared = []
+            for article in group:
+                sentences, chunks = self._segment(article.text)
+                source = ArticleInput(
+                    article.text,
+                    article.title,
+                    article.url,
+                    article.author,
+                    article.published,
+                    article.added_by,
+                )
+                prepared.append(
+                    _Prepared(
+                        article.article_id,
+                        source,
+                        article.title,
+                        article.author,
+                        article.text,
+                        article.content_hash,
+                        sentences,
+                        chunks,
+                        added_at=article.added_at,
+                    )
+                )
+            vectors = self._embed(prepared)
+            for item, (chunk_vectors, sentence_vectors) in zip(prepared, vectors, strict=True):
+                self.store.save_article(
+                    scope,
+                    item.to_new(chunk_vectors, sentence_vectors),
+                    self.embedder.name,
+                )
+            if progress:
+                progress(min(begin + batch, len(articles)), len(articles))
+
+    def stats(self, scope: str) -> Stats:
+        """Counts, index size and model of the scope."""
+        articles, sentences, chunks = self.store.counts(scope)
+        path = index_path(self.data_dir / "indexes", scope)
+        stored = self.store.scope_model(scope)
+        model, dimension = stored if stored else (self.embedder.name, 0)
+        return Stats(
+            scope=scope,
+            articles=articles,
+            sentences=sentences,
+            chunks=chunks,
+            index_vectors=self._index(scope).size if chunks else 0,
+            index_bytes=path.stat().st_size if path.exists() else 0,
+            model=model,
+            dimension=dimension,
+            last_reindex=self.store.last_reindex(scope),
+        )
+
+
+def _as_article(item: _Prepared) -> Article:
+    return Article(
+        article_id=item.article_id,
+        scope="",
+        title=item.title,
+        text=item.text,
+        url=item.source.url,
+        author=item.author,
+        published=item.source.published,
+        added_by=item.source.added_by,
+        added_at="",
+        content_hash=item.content_hash,
+        sentences=len(item.sentences),
+        chunks=len(item.chunks),
+    )

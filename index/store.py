@@ -1,0 +1,527 @@
+"""SQLite storage: the single source of truth for articles, sentences, chunks and vectors.
+
+Invariants:
+    * Every row belongs to exactly one scope (a Discord server id, or ``local`` on the CLI);
+      no query here crosses scopes.
+    * ``sentences.start/end`` and ``chunks.start/end`` are character offsets into
+      ``articles.text``; ``substr(text, start + 1, end - start)`` is the sentence.
+    * Vectors are L2-normalized float32 blobs; every vector of a scope comes from the model
+      and dimension recorded in ``scopes``.
+    * ``scopes.generation`` grows with every change to a scope's chunks, inside the same
+      transaction, so a derived index can tell whether it is stale.
+
+The schema is versioned with ``PRAGMA user_version`` and upgraded by numbered migrations.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from index.errors import NotFoundError, StoreError
+from index.models import Article, ChunkSpan, SentenceSpan
+
+log = logging.getLogger(__name__)
+
+Vectors = npt.NDArray[np.float32]
+
+MIGRATIONS: tuple[str, ...] = (
+    # 1: the initial schema.
+    """
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    CREATE TABLE scopes (
+        scope TEXT PRIMARY KEY,
+        generation INTEGER NOT NULL DEFAULT 0,
+        model TEXT,
+        dimension INTEGER,
+        last_reindex TEXT
+    );
+    CREATE TABLE articles (
+        pk INTEGER PRIMARY KEY,
+        scope TEXT NOT NULL,
+        article_id TEXT NOT NULL,
+        title TEXT NOT NULL,
+        url TEXT,
+        author TEXT,
+        published TEXT,
+        added_by TEXT,
+        added_at TEXT NOT NULL,
+        text TEXT NOT NULL,
+        content_hash TEXT NOT NULL,
+        UNIQUE (scope, article_id)
+    );
+    CREATE INDEX articles_hash ON articles (scope, content_hash);
+    CREATE INDEX articles_url ON articles (scope, url);
+    CREATE TABLE sentences (
+        id INTEGER PRIMARY KEY,
+        article_pk INTEGER NOT NULL REFERENCES articles (pk) ON DELETE CASCADE,
+        position INTEGER NOT NULL,
+        paragraph INTEGER NOT NULL,
+        start INTEGER NOT NULL,
+        end INTEGER NOT NULL,
+        vector BLOB NOT NULL
+    );
+    CREATE INDEX sentences_article ON sentences (article_pk, position);
+    CREATE TABLE chunks (
+        id INTEGER PRIMARY KEY,
+        article_pk INTEGER NOT NULL REFERENCES articles (pk) ON DELETE CASCADE,
+        scope TEXT NOT NULL,
+        first_sentence INTEGER NOT NULL,
+        last_sentence INTEGER NOT NULL,
+        start INTEGER NOT NULL,
+        end INTEGER NOT NULL,
+        tokens INTEGER NOT NULL,
+        vector BLOB NOT NULL
+    );
+    CREATE INDEX chunks_article ON chunks (article_pk);
+    CREATE INDEX chunks_scope ON chunks (scope, id);
+    """,
+)
+
+
+def utc_now() -> str:
+    """The current time as an ISO 8601 string in UTC, to the second."""
+    return datetime.now(UTC).replace(microsecond=0).isoformat()
+
+
+@dataclass(frozen=True, slots=True)
+class NewArticle:
+    """Everything needed to store one article, vectors included."""
+
+    article_id: str
+    title: str
+    text: str
+    url: str | None
+    author: str | None
+    published: str | None
+    added_by: str | None
+    content_hash: str
+    sentences: Sequence[SentenceSpan]
+    sentence_vectors: Vectors
+    chunks: Sequence[ChunkSpan]
+    chunk_vectors: Vectors
+    added_at: str | None = None  # None: now
+
+
+@dataclass(frozen=True, slots=True)
+class SentenceRow:
+    """A stored sentence with what scoring and citing need."""
+
+    id: int
+    article_pk: int
+    position: int
+    start: int
+    end: int
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class ChunkRow:
+    """A stored chunk: which sentences it covers."""
+
+    id: int
+    article_pk: int
+    first_sentence: int
+    last_sentence: int
+
+
+_ARTICLE_COLUMNS = (
+    "a.pk, a.article_id, a.scope, a.title, a.text, a.url, a.author, a.published, a.added_by, "
+    "a.added_at, a.content_hash, "
+    "(SELECT count(*) FROM sentences s WHERE s.article_pk = a.pk), "
+    "(SELECT count(*) FROM chunks c WHERE c.article_pk = a.pk)"
+)
+
+
+def _article(row: sqlite3.Row | tuple[object, ...]) -> tuple[int, Article]:
+    pk, *rest = row
+    return int(pk), Article(*rest)  # type: ignore[arg-type]
+
+
+def _blob(vector: npt.NDArray[np.float32]) -> bytes:
+    return np.ascontiguousarray(vector, dtype=np.float32).tobytes()
+
+
+class Store:
+    """The SQLite database under a data directory.
+
+    One connection is shared by every thread of the process and guarded by a lock, which
+    keeps writes serialized; WAL mode lets other processes read while one writes.
+    """
+
+    def __init__(self, path: Path) -> None:
+        """Open (creating if needed) the database at ``path`` and bring its schema up to date.
+
+        Raises:
+            StoreError: The file is not a usable citebot database.
+        """
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.RLock()
+        try:
+            self._db = sqlite3.connect(
+                path, check_same_thread=False, isolation_level=None, timeout=30.0
+            )
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA foreign_keys=ON")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._migrate()
+        except sqlite3.DatabaseError as error:
+            raise StoreError(f"cannot open the database {path}: {error}") from error
+
+    def close(self) -> None:
+        """Close the connection."""
+        with self._lock:
+            self._db.close()
+
+    def _migrate(self) -> None:
+        (version,) = self._db.execute("PRAGMA user_version").fetchone()
+        if version > len(MIGRATIONS):
+            raise StoreError(
+                f"the database {self.path} was written by a newer citebot "
+                f"(schema {version}, this one knows {len(MIGRATIONS)})"
+            )
+        for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+            log.info("migrating %s to schema %d", self.path, number)
+            self._db.executescript(f"BEGIN; {script}; PRAGMA user_version = {number}; COMMIT;")
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """A write transaction: everything inside commits together or not at all."""
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    def _query(self, sql: str, params: Sequence[object] = ()) -> list[tuple[Any, ...]]:
+        with self._lock:
+            return list(self._db.execute(sql, params))
+
+    # -- scopes -----------------------------------------------------------------------------
+
+    def scope_model(self, scope: str) -> tuple[str, int] | None:
+        """The model name and dimension the scope's vectors were made with, if it has any."""
+        rows = self._query("SELECT model, dimension FROM scopes WHERE scope = ?", (scope,))
+        if not rows or rows[0][0] is None:
+            return None
+        return str(rows[0][0]), int(rows[0][1])
+
+    def set_scope_model(
+        self, db: sqlite3.Connection, scope: str, model: str, dimension: int
+    ) -> None:
+        """Record the model of the scope's vectors (inside the caller's transaction)."""
+        db.execute(
+            "INSERT INTO scopes (scope, model, dimension) VALUES (?, ?, ?) "
+            "ON CONFLICT (scope) DO UPDATE SET model = excluded.model, "
+            "dimension = excluded.dimension",
+            (scope, model, dimension),
+        )
+
+    def generation(self, scope: str) -> int:
+        """How many times this scope's chunks have changed."""
+        rows = self._query("SELECT generation FROM scopes WHERE scope = ?", (scope,))
+        return int(rows[0][0]) if rows else 0
+
+    @staticmethod
+    def _bump(db: sqlite3.Connection, scope: str) -> None:
+        db.execute(
+            "INSERT INTO scopes (scope, generation) VALUES (?, 1) "
+            "ON CONFLICT (scope) DO UPDATE SET generation = generation + 1",
+            (scope,),
+        )
+
+    def mark_reindexed(self, scope: str) -> None:
+        """Record when the scope's index was last rebuilt."""
+        with self.transaction() as db:
+            self._bump(db, scope)
+            db.execute("UPDATE scopes SET last_reindex = ? WHERE scope = ?", (utc_now(), scope))
+
+    def last_reindex(self, scope: str) -> str | None:
+        """When the scope's index was last rebuilt by ``reindex``, if ever."""
+        rows = self._query("SELECT last_reindex FROM scopes WHERE scope = ?", (scope,))
+        return str(rows[0][0]) if rows and rows[0][0] is not None else None
+
+    # -- articles -------------------------------------------------------------------------
+
+    def find_article(self, scope: str, article_id: str) -> tuple[int, Article] | None:
+        """The article with this id in this scope, with its primary key."""
+        rows = self._query(
+            f"SELECT {_ARTICLE_COLUMNS} FROM articles a WHERE a.scope = ? AND a.article_id = ?",
+            (scope, article_id),
+        )
+        return _article(rows[0]) if rows else None
+
+    def get_article(self, scope: str, article_id: str) -> Article:
+        """The article with this id (or a unique prefix of it, at least 4 characters).
+
+        Raises:
+            NotFoundError: No article, or more than one, matches in this scope.
+        """
+        found = self.find_article(scope, article_id)
+        if found:
+            return found[1]
+        if len(article_id) >= 4:
+            rows = self._query(
+                f"SELECT {_ARTICLE_COLUMNS} FROM articles a "
+                "WHERE a.scope = ? AND a.article_id LIKE ? ESCAPE '\\' LIMIT 2",
+                (scope, article_id.replace("\\", "\\\\").replace("%", "\\%") + "%"),
+            )
+            if len(rows) == 1:
+                return _article(rows[0])[1]
+        raise NotFoundError(f"no article with id {article_id!r} here")
+
+    def find_by_hash(self, scope: str, content_hash: str) -> Article | None:
+        """An article of this scope with exactly this normalized text, if any."""
+        rows = self._query(
+            f"SELECT {_ARTICLE_COLUMNS} FROM articles a WHERE a.scope = ? AND a.content_hash = ?",
+            (scope, content_hash),
+        )
+        return _article(rows[0])[1] if rows else None
+
+    def list_articles(self, scope: str) -> list[Article]:
+        """Every article of the scope, newest first."""
+        rows = self._query(
+            f"SELECT {_ARTICLE_COLUMNS} FROM articles a WHERE a.scope = ? "
+            "ORDER BY a.added_at DESC, a.pk DESC",
+            (scope,),
+        )
+        return [_article(row)[1] for row in rows]
+
+    def articles_by_pk(self, pks: Sequence[int]) -> dict[int, Article]:
+        """Articles keyed by primary key (without sentence/chunk counts)."""
+        if not pks:
+            return {}
+        marks = ",".join("?" * len(pks))
+        rows = self._query(
+            "SELECT a.pk, a.article_id, a.scope, a.title, a.text, a.url, a.author, a.published, "
+            "a.added_by, a.added_at, a.content_hash, "
+            "(SELECT count(*) FROM sentences s WHERE s.article_pk = a.pk), 0 "
+            f"FROM articles a WHERE a.pk IN ({marks})",
+            list(pks),
+        )
+        return dict(_article(row) for row in rows)
+
+    def save_article(
+        self, scope: str, new: NewArticle, model: str
+    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+        """Insert an article, replacing any stored version with the same id, atomically.
+
+        Returns:
+            The chunk ids removed with the old version and the ids of the new chunks.
+        """
+        if len(new.sentences) != len(new.sentence_vectors) or len(new.chunks) != len(
+            new.chunk_vectors
+        ):
+            raise ValueError("every sentence and chunk needs exactly one vector")
+        with self.transaction() as db:
+            old = [
+                int(r[0])
+                for r in db.execute(
+                    "SELECT c.id FROM chunks c JOIN articles a ON a.pk = c.article_pk "
+                    "WHERE a.scope = ? AND a.article_id = ?",
+                    (scope, new.article_id),
+                )
+            ]
+            db.execute(
+                "DELETE FROM articles WHERE scope = ? AND article_id = ?", (scope, new.article_id)
+            )
+            cursor = db.execute(
+                "INSERT INTO articles (scope, article_id, title, url, author, published, "
+                "added_by, added_at, text, content_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    scope,
+                    new.article_id,
+                    new.title,
+                    new.url,
+                    new.author,
+                    new.published,
+                    new.added_by,
+                    new.added_at or utc_now(),
+                    new.text,
+                    new.content_hash,
+                ),
+            )
+            pk = cursor.lastrowid
+            db.executemany(
+                "INSERT INTO sentences (article_pk, position, paragraph, start, end, vector) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                [
+                    (pk, i, s.paragraph, s.start, s.end, _blob(v))
+                    for i, (s, v) in enumerate(
+                        zip(new.sentences, new.sentence_vectors, strict=True)
+                    )
+                ],
+            )
+            db.executemany(
+                "INSERT INTO chunks (article_pk, scope, first_sentence, last_sentence, start, "
+                "end, tokens, vector) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (pk, scope, c.first, c.last, c.start, c.end, c.tokens, _blob(v))
+                    for c, v in zip(new.chunks, new.chunk_vectors, strict=True)
+                ],
+            )
+            added = [
+                int(r[0])
+                for r in db.execute("SELECT id FROM chunks WHERE article_pk = ? ORDER BY id", (pk,))
+            ]
+            self.set_scope_model(db, scope, model, new.chunk_vectors.shape[1])
+            self._bump(db, scope)
+        return np.array(old, dtype=np.int64), np.array(added, dtype=np.int64)
+
+    def remove_article(self, scope: str, article_id: str) -> tuple[Article, npt.NDArray[np.int64]]:
+        """Delete an article with its sentences, chunks and vectors.
+
+        Returns:
+            The removed article and the ids of its chunks.
+
+        Raises:
+            NotFoundError: No such article in this scope.
+        """
+        article = self.get_article(scope, article_id)
+        with self.transaction() as db:
+            old = [
+                int(r[0])
+                for r in db.execute(
+                    "SELECT c.id FROM chunks c JOIN articles a ON a.pk = c.article_pk "
+                    "WHERE a.scope = ? AND a.article_id = ?",
+                    (scope, article.article_id),
+                )
+            ]
+            db.execute(
+                "DELETE FROM articles WHERE scope = ? AND article_id = ?",
+                (scope, article.article_id),
+            )
+            self._bump(db, scope)
+        return article, np.array(old, dtype=np.int64)
+
+    def purge(self, scope: str) -> int:
+        """Delete every article of the scope; returns how many there were."""
+        with self.transaction() as db:
+            (count,) = db.execute(
+                "SELECT count(*) FROM articles WHERE scope = ?", (scope,)
+            ).fetchone()
+            db.execute("DELETE FROM articles WHERE scope = ?", (scope,))
+            db.execute("UPDATE scopes SET model = NULL, dimension = NULL WHERE scope = ?", (scope,))
+            self._bump(db, scope)
+        return int(count)
+
+    # -- sentences, chunks and vectors ----------------------------------------------------
+
+    def counts(self, scope: str) -> tuple[int, int, int]:
+        """Articles, sentences and chunks in the scope."""
+        rows = self._query(
+            "SELECT (SELECT count(*) FROM articles WHERE scope = ?), "
+            "(SELECT count(*) FROM sentences s JOIN articles a ON a.pk = s.article_pk "
+            " WHERE a.scope = ?), "
+            "(SELECT count(*) FROM chunks WHERE scope = ?)",
+            (scope, scope, scope),
+        )
+        a, s, c = rows[0]
+        return int(a), int(s), int(c)
+
+    def chunk_vectors(self, scope: str, dimension: int) -> tuple[npt.NDArray[np.int64], Vectors]:
+        """Every chunk id and vector of the scope, in id order."""
+        rows = self._query("SELECT id, vector FROM chunks WHERE scope = ? ORDER BY id", (scope,))
+        ids = np.fromiter((int(r[0]) for r in rows), dtype=np.int64, count=len(rows))
+        vectors = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32)
+        return ids, vectors.reshape(len(rows), dimension)
+
+    def chunks(self, ids: Sequence[int]) -> list[ChunkRow]:
+        """The chunks with these ids, in any order."""
+        if not ids:
+            return []
+        marks = ",".join("?" * len(ids))
+        rows = self._query(
+            "SELECT id, article_pk, first_sentence, last_sentence FROM chunks "
+            f"WHERE id IN ({marks})",
+            list(ids),
+        )
+        return [ChunkRow(*map(int, r)) for r in rows]
+
+    def chunk_vectors_for_articles(
+        self, article_pks: Sequence[int], dimension: int
+    ) -> tuple[list[ChunkRow], Vectors]:
+        """Every chunk of these articles with its vector."""
+        marks = ",".join("?" * len(article_pks))
+        rows = self._query(
+            "SELECT id, article_pk, first_sentence, last_sentence, vector FROM chunks "
+            f"WHERE article_pk IN ({marks}) ORDER BY id",
+            list(article_pks),
+        )
+        chunks = [ChunkRow(*(int(v) for v in r[:4])) for r in rows]
+        vectors = np.frombuffer(b"".join(r[4] for r in rows), dtype=np.float32)
+        return chunks, vectors.reshape(len(rows), dimension)
+
+    def sentences_with_vectors(
+        self, article_pks: Sequence[int], dimension: int
+    ) -> tuple[list[SentenceRow], Vectors]:
+        """Every sentence of these articles with its text and vector, in reading order."""
+        marks = ",".join("?" * len(article_pks))
+        rows = self._query(
+            "SELECT s.id, s.article_pk, s.position, s.start, s.end, "
+            "substr(a.text, s.start + 1, s.end - s.start), s.vector "
+            "FROM sentences s JOIN articles a ON a.pk = s.article_pk "
+            f"WHERE s.article_pk IN ({marks}) ORDER BY s.article_pk, s.position",
+            list(article_pks),
+        )
+        sentences = [
+            SentenceRow(
+                int(r[0]),
+                int(r[1]),
+                int(r[2]),
+                int(r[3]),
+                int(r[4]),
+                str(r[5]),
+            )
+            for r in rows
+        ]
+        vectors = np.frombuffer(b"".join(r[6] for r in rows), dtype=np.float32)
+        return sentences, vectors.reshape(len(rows), dimension)
+
+    def sentence_texts(self, scope: str) -> tuple[npt.NDArray[np.int64], list[str]]:
+        """Every sentence id and text of the scope (for keyword search)."""
+        rows = self._query(
+            "SELECT s.id, substr(a.text, s.start + 1, s.end - s.start) "
+            "FROM sentences s JOIN articles a ON a.pk = s.article_pk WHERE a.scope = ? "
+            "ORDER BY s.id",
+            (scope,),
+        )
+        ids = np.fromiter((int(r[0]) for r in rows), dtype=np.int64, count=len(rows))
+        return ids, [str(r[1]) for r in rows]
+
+    def sentence_articles(self, ids: Sequence[int]) -> dict[int, int]:
+        """The article primary key of each of these sentences."""
+        if not ids:
+            return {}
+        marks = ",".join("?" * len(ids))
+        rows = self._query(f"SELECT id, article_pk FROM sentences WHERE id IN ({marks})", list(ids))
+        return {int(r[0]): int(r[1]) for r in rows}
+
+    def article_pk(self, scope: str, article_id: str) -> int:
+        """The primary key of an article of this scope.
+
+        Raises:
+            NotFoundError: No such article.
+        """
+        article = self.get_article(scope, article_id)
+        found = self.find_article(scope, article.article_id)
+        assert found is not None
+        return found[0]
+
+    def scopes(self) -> list[str]:
+        """Every scope that has articles."""
+        return [str(r[0]) for r in self._query("SELECT DISTINCT scope FROM articles ORDER BY 1")]

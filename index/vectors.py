@@ -1,0 +1,171 @@
+"""FAISS: one inner-product index of chunk vectors per scope, derived from the store.
+
+Invariants: FAISS ids are chunk ids from SQLite; the file is written to a temporary name,
+fsynced and renamed into place, so a reader sees the old index or the new one, never half of
+one; its header records the model, dimension and store generation it was built from, and an
+index that disagrees with SQLite on any of them (or will not load) is rebuilt from the stored
+vectors, with one warning in the log.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import re
+import struct
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import faiss
+import numpy as np
+import numpy.typing as npt
+
+from index.store import Store
+
+log = logging.getLogger(__name__)
+
+MAGIC = b"CITEBOT-FAISS-1\n"
+_SAFE_SCOPE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+
+def index_path(directory: Path, scope: str) -> Path:
+    """Where a scope's index file lives (scope names that are not file-safe are hashed)."""
+    name = scope if _SAFE_SCOPE.match(scope) else hashlib.sha256(scope.encode()).hexdigest()[:32]
+    return directory / f"{name}.faiss"
+
+
+@dataclass(frozen=True, slots=True)
+class Header:
+    """What an index file was built from."""
+
+    model: str
+    dimension: int
+    generation: int
+    count: int
+
+
+class VectorIndex:
+    """An exact inner-product FAISS index over one scope's chunk vectors."""
+
+    def __init__(self, path: Path, model: str, dimension: int) -> None:
+        """An empty index that will be saved at ``path``."""
+        self.path = path
+        self.model = model
+        self.dimension = dimension
+        self.generation = 0
+        self._index: faiss.Index = faiss.IndexIDMap2(faiss.IndexFlatIP(dimension))
+
+    @property
+    def size(self) -> int:
+        """Vectors in the index."""
+        return int(self._index.ntotal)
+
+    @property
+    def nbytes(self) -> int:
+        """Memory the vectors take (float32)."""
+        return self.size * self.dimension * 4
+
+    @classmethod
+    def open(cls, path: Path, store: Store, scope: str, model: str, dimension: int) -> VectorIndex:
+        """Load the scope's index, rebuilding it from the store when missing or stale."""
+        generation = store.generation(scope)
+        _, _, chunks = store.counts(scope)
+        index = cls(path, model, dimension)
+        reason = index._load(Header(model, dimension, generation, chunks))
+        if reason is None:
+            return index
+        if reason != "missing" or chunks:
+            log.warning("rebuilding the index of scope %s from the store: %s", scope, reason)
+        index.rebuild(store, scope)
+        return index
+
+    def _load(self, expected: Header) -> str | None:
+        """Read the file; None when it matches ``expected``, else why it cannot be used."""
+        try:
+            data = self.path.read_bytes()
+        except FileNotFoundError:
+            return "missing"
+        except OSError as error:
+            return f"unreadable ({error})"
+        try:
+            if not data.startswith(MAGIC):
+                return "not a citebot index file"
+            offset = len(MAGIC)
+            (length,) = struct.unpack_from("<I", data, offset)
+            offset += 4
+            header = Header(**json.loads(data[offset : offset + length]))
+            if header != expected:
+                return f"built from {header}, the store holds {expected}"
+            index = faiss.deserialize_index(
+                np.frombuffer(data, dtype=np.uint8, offset=offset + length)
+            )
+        except Exception as error:  # any decoding failure means a damaged file
+            return f"damaged ({type(error).__name__}: {error})"
+        if index.ntotal != expected.count or index.d != expected.dimension:
+            return f"holds {index.ntotal} vectors of dimension {index.d}"
+        self._index = index
+        self.generation = expected.generation
+        return None
+
+    def rebuild(self, store: Store, scope: str) -> None:
+        """Build the index from every chunk vector of the scope and save it."""
+        ids, vectors = store.chunk_vectors(scope, self.dimension)
+        index = faiss.IndexIDMap2(faiss.IndexFlatIP(self.dimension))
+        if len(ids):
+            index.add_with_ids(vectors, ids)
+        self._index = index
+        self.generation = store.generation(scope)
+        self.save()
+
+    def update(
+        self,
+        generation: int,
+        remove: npt.NDArray[np.int64],
+        add_ids: npt.NDArray[np.int64],
+        add_vectors: npt.NDArray[np.float32],
+    ) -> None:
+        """Apply one committed change of the store and save."""
+        if len(remove):
+            # the Python wrapper turns an id array into a selector; the stubs don't know
+            self._index.remove_ids(np.asarray(remove, dtype=np.int64))  # type: ignore[arg-type]
+        if len(add_ids):
+            self._index.add_with_ids(np.ascontiguousarray(add_vectors), add_ids)
+        self.generation = generation
+        self.save()
+
+    def save(self) -> None:
+        """Write the index atomically: temporary file, fsync, rename."""
+        header = json.dumps(
+            {
+                "model": self.model,
+                "dimension": self.dimension,
+                "generation": self.generation,
+                "count": self.size,
+            }
+        ).encode()
+        body = faiss.serialize_index(self._index)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=self.path.name, suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as out:
+                out.write(MAGIC + struct.pack("<I", len(header)) + header)
+                out.write(body.tobytes())
+                out.flush()
+                os.fsync(out.fileno())
+            os.replace(tmp, self.path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+    def search(
+        self, vector: npt.NDArray[np.float32], k: int
+    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]:
+        """The ``k`` chunk ids most similar to ``vector`` (inner product), best first."""
+        if self.size == 0 or k < 1:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+        scores, ids = self._index.search(vector.reshape(1, -1), min(k, self.size))
+        keep = ids[0] >= 0
+        return ids[0][keep], scores[0][keep]

@@ -1,0 +1,171 @@
+"""The `citebot` command line: its JSON contract, its errors, and a real answer."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from bot.cli import main
+from tests.conftest import SAMPLE
+
+STORY = (
+    "Harbour Lights\n\nThe lighthouse was built in 1871 by the harbour board. "
+    "Its lamp can be seen from twenty miles away. Visitors climb 132 steps to the top.\n"
+)
+
+
+@pytest.fixture
+def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> CliRunner:
+    monkeypatch.setenv("CITEBOT_EMBEDDER", "hash")
+    monkeypatch.setenv("CITEBOT_MIN_RELEVANCE", "0.1")  # bag-of-words cosines run low
+    monkeypatch.setenv("CITEBOT_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.delenv("CITEBOT_DISCORD_TOKEN", raising=False)
+    monkeypatch.chdir(tmp_path)
+    return CliRunner()
+
+
+def run(cli: CliRunner, *args: str, stdin: str | None = None, code: int = 0) -> str:
+    result = cli.invoke(main, list(args), input=stdin)
+    assert result.exit_code == code, result.output
+    return result.stdout
+
+
+def test_add_ask_list_show_remove_contract(cli: CliRunner, tmp_path: Path) -> None:
+    path = tmp_path / "story.txt"
+    path.write_text(STORY)
+    added = json.loads(run(cli, "add", str(path), "--url", "https://Example.com/x?a=1", "--json"))
+    assert set(added) == {"article_id", "title", "sentences", "chunks", "status"}
+    assert added["status"] == "added"
+    assert added["title"] == "Harbour Lights"
+    again = json.loads(run(cli, "add", str(path), "--json"))
+    assert again["status"] == "duplicate"
+
+    answer = json.loads(run(cli, "ask", "How many steps do visitors climb?", "--json"))
+    assert {"question", "answered", "text", "citations"} <= set(answer)
+    assert answer["answered"] is True
+    c = answer["citations"][0]
+    assert {"n", "article_id", "title", "url", "sentence", "start", "end", "score"} <= set(c)
+    assert c["url"] == "https://Example.com/x?a=1"  # exactly as given
+    assert "132 steps" in c["sentence"]
+
+    shown = run(cli, "show", added["article_id"]).splitlines()
+    assert shown[0] == "Harbour Lights"
+    text = "\n".join(shown[shown.index("") + 1 :])
+    assert text[c["start"] : c["end"]] == c["sentence"]
+
+    listed = json.loads(run(cli, "list", "--json"))
+    assert [a["article_id"] for a in listed] == [added["article_id"]]
+    assert {
+        "article_id",
+        "title",
+        "url",
+        "author",
+        "published",
+        "added_at",
+        "sentences",
+        "chunks",
+    } <= set(listed[0])
+    assert "Removed" in run(cli, "remove", added["article_id"])
+    assert json.loads(run(cli, "list", "--json")) == []
+
+
+def test_not_found_answer_is_empty_with_closest(cli: CliRunner) -> None:
+    run(cli, "add", "-", "--title", "Harbour Lights", stdin=STORY)
+    answer = json.loads(run(cli, "ask", "Who painted the Mona Lisa?", "--json"))
+    assert answer["answered"] is False
+    assert answer["citations"] == []
+    assert answer["closest"][0]["title"] == "Harbour Lights"
+
+
+def test_import_and_batch_ask(cli: CliRunner, tmp_path: Path) -> None:
+    articles = tmp_path / "a.jsonl"
+    lines = [
+        {"title": "Lighthouse", "text": STORY, "url": "https://example.com/l"},
+        {
+            "title": "Market",
+            "text": "The market opens at dawn. Fish sells out by nine.",
+            "author": "Ann Lee",
+        },
+    ]
+    articles.write_text("\n".join(json.dumps(x) for x in lines) + "\n")
+    summary = json.loads(run(cli, "import", str(articles), "--json"))
+    assert (summary["added"], summary["failed"]) == (2, 0)
+    listed = {a["title"]: a for a in json.loads(run(cli, "list", "--json"))}
+    assert listed["Market"]["author"] == "Ann Lee"
+
+    questions = tmp_path / "q.jsonl"
+    rows = [{"id": "a", "question": "When does the market open?"}, {"id": 7, "question": "lamp"}]
+    questions.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    out = [json.loads(x) for x in run(cli, "ask", "--batch", str(questions), "--json").splitlines()]
+    assert [o["id"] for o in out] == ["a", 7]
+    assert "dawn" in out[0]["citations"][0]["sentence"]
+
+
+def test_scopes_are_separate_on_the_command_line(cli: CliRunner) -> None:
+    run(cli, "--guild", "1", "add", "-", stdin=STORY)
+    assert json.loads(run(cli, "--guild", "2", "list", "--json")) == []
+    stats = json.loads(run(cli, "--guild", "1", "stats", "--json"))
+    assert (stats["articles"], stats["index_vectors"]) == (1, stats["chunks"])
+
+
+@pytest.mark.parametrize(
+    ("args", "stdin", "message"),
+    [
+        (["add", "missing.txt"], None, "does not exist"),
+        (["add", "-"], "   \n", "no text"),
+        (["ask", "  "], None, "needs a QUESTION"),
+        (["show", "nope"], None, "no article"),
+        (["remove", "nope"], None, "no article"),
+        (["import", "bad.jsonl"], None, "bad.jsonl:2"),
+        (["add", "notes.pdf"], None, "only .txt and .md"),
+    ],
+)
+def test_errors_are_one_clear_line(
+    cli: CliRunner, tmp_path: Path, args: list[str], stdin: str | None, message: str
+) -> None:
+    (tmp_path / "bad.jsonl").write_text(
+        '{"title": "ok", "text": "Fine text here."}\n{"title": 3}\n'
+    )
+    (tmp_path / "notes.pdf").write_bytes(b"%PDF-1.4")
+    result = cli.invoke(main, args, input=stdin)
+    assert result.exit_code == 1
+    assert result.stderr.count("\n") == 1
+    assert result.stderr.startswith("error: ")
+    assert message in result.stderr
+    assert "Traceback" not in result.output
+
+
+def test_bad_setting_is_reported(cli: CliRunner, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CITEBOT_CHUNK_K", "lots")
+    result = cli.invoke(main, ["list"])
+    assert result.exit_code == 1
+    assert "CITEBOT_CHUNK_K" in result.stderr
+
+
+def test_chat_answers_each_line(cli: CliRunner) -> None:
+    run(cli, "add", "-", stdin=STORY)
+    out = run(cli, "chat", stdin="How many steps?\n\nWhen was the lighthouse built?\n")
+    assert "132 steps" in out
+    assert "1871" in out
+
+
+@pytest.mark.slow
+def test_run_without_token_answers_about_the_sample(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CITEBOT_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.delenv("CITEBOT_DISCORD_TOKEN", raising=False)
+    monkeypatch.delenv("CITEBOT_EMBEDDER", raising=False)
+    samples = SAMPLE.parent
+    result = CliRunner().invoke(
+        main,
+        ["run", "--samples", str(samples)],
+        input="How many people have been killed in the clashes around Tripoli?\n",
+    )
+    assert result.exit_code == 0, result.output
+    assert "CITEBOT_DISCORD_TOKEN" in result.stderr
+    assert "“At least 213 people have been killed" in result.stdout
+    assert "[1] Trump praises Libyan general" in result.stdout
