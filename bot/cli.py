@@ -167,8 +167,7 @@ def print_answer(answer: Answer) -> None:
             source = f" — {c.url}" if c.url else ""
             click.echo(f"[{c.n}] {c.title}{source} ({where}; article {c.article_id})")
     elif answer.closest:
-        for ref in answer.closest:
-            click.echo(f"  - {ref.title} [{ref.article_id}]")
+        click.echo("Closest articles: " + ", ".join(r.article_id for r in answer.closest))
 
 
 @main.command()

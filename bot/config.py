@@ -42,9 +42,9 @@ class Settings(BaseSettings):
         description="`model` (sentence-transformers) or `hash` (no model, for quick trials).",
     )
     batch_size: int = Field(default=32, ge=1, le=1024, description="Chunks per encoder pass.")
-    chunk_sentences: int = Field(default=5, ge=1, le=50, description="Most sentences per chunk.")
+    chunk_sentences: int = Field(default=3, ge=1, le=50, description="Most sentences per chunk.")
     chunk_overlap: int = Field(
-        default=2, ge=0, le=49, description="Sentences shared by consecutive chunks."
+        default=1, ge=0, le=49, description="Sentences shared by consecutive chunks."
     )
     chunk_k: int = Field(default=20, ge=1, le=1000, description="Chunks retrieved per question.")
     keyword_k: int = Field(default=20, ge=0, le=1000, description="BM25 sentences per question.")
@@ -52,13 +52,13 @@ class Settings(BaseSettings):
         default=8, ge=1, le=200, description="Candidate articles scored per question."
     )
     dense_weight: float = Field(default=1.0, ge=0, description="Weight of sentence similarity.")
-    context_weight: float = Field(default=0.5, ge=0, description="Weight of chunk similarity.")
+    context_weight: float = Field(default=0.0, ge=0, description="Weight of chunk similarity.")
     keyword_weight: float = Field(default=0.3, ge=0, description="Weight of BM25.")
     min_relevance: float = Field(
-        default=0.3,
+        default=0.37,
         ge=-1,
         le=1,
-        description="Best chunk cosine below which the answer is 'not found'.",
+        description="Cosine of the best sentence below which the answer is 'not found'.",
     )
     max_citations: int = Field(default=3, ge=1, le=10, description="Most quotes per answer.")
     max_quote_chars: int = Field(

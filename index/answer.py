@@ -1,9 +1,9 @@
 """Ranked sentences to an answer: verbatim quotes with numbered citations, or "not found".
 
 Rules:
-    * The best sentence is always quoted when the question is relevant enough (its best chunk
-      cosine reaches ``min_relevance``); otherwise the answer is an honest "not found" that
-      names the closest articles.
+    * The best sentence is always quoted when the question is relevant enough (the cosine
+      between question and best sentence reaches ``min_relevance``); otherwise the answer is
+      an honest "not found" that names the closest articles.
     * Up to ``max_citations`` sentences are quoted: a further sentence only when its score is
       within ``margin`` of the best and the quotes stay within ``max_chars`` in all.
     * Sentences that are adjacent in one article are merged into one quote, which is the exact
@@ -22,7 +22,7 @@ from index.retrieval import Candidate, Ranking
 class AnswerSettings:
     """Knobs of answer composition."""
 
-    min_relevance: float = 0.3
+    min_relevance: float = 0.37
     max_citations: int = 3
     max_chars: int = 400
     margin: float = 0.05

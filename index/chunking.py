@@ -21,8 +21,8 @@ def make_chunks(
     sentences: Sequence[SentenceSpan],
     token_spans: Sequence[Sequence[Span]],
     max_tokens: int,
-    window: int = 5,
-    overlap: int = 2,
+    window: int = 3,
+    overlap: int = 1,
 ) -> list[ChunkSpan]:
     """Group sentences into overlapping windows that fit the model.
 

@@ -101,6 +101,7 @@ def evaluate(
     """Import the articles of ``directory`` into ``scope`` and ask every question."""
     articles = read_jsonl(directory / "articles.jsonl", EvalArticle)
     questions = read_jsonl(directory / "questions.jsonl", EvalQuestion)
+    service.embedder.embed_queries(["warm up"])  # load the model outside the timings
     started = time.perf_counter()
     results = service.add_many(
         scope,

@@ -8,8 +8,10 @@ Second, every sentence of those articles is scored on three signals:
 * ``context``: the best cosine between the question and a chunk that holds the sentence;
 * ``keyword``: the sentence's BM25 score, divided by the best BM25 score among candidates.
 
-The score is their weighted sum; ``relevance`` (the best chunk cosine) is what the answer
-compares with the "not found" threshold, since it does not depend on the other candidates.
+The score is their weighted sum. ``relevance`` is the dense cosine of the best-ranked
+sentence: an absolute figure (BM25 is only relative among candidates) that the answer compares
+with the "not found" threshold. Measured on xquad-en questions asked of news articles, it
+separates answerable from unanswerable questions better than the best chunk cosine.
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ class RetrievalSettings:
     keyword_k: int = 20
     max_articles: int = 8
     dense_weight: float = 1.0
-    context_weight: float = 0.5
+    context_weight: float = 0.0
     keyword_weight: float = 0.3
 
 
@@ -151,5 +153,5 @@ class Retriever:
         ranked_articles = tuple(
             sorted(((pk, article_best.get(pk, 0.0)) for pk in pks), key=lambda x: -x[1])
         )
-        relevance = float(chunk_scores.max(initial=0.0))
+        relevance = candidates[0].dense if candidates else 0.0
         return Ranking(candidates, articles, ranked_articles, relevance)

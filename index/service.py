@@ -101,8 +101,8 @@ class Service:
         embedder: Embedder,
         retrieval: RetrievalSettings | None = None,
         answers: AnswerSettings | None = None,
-        chunk_sentences: int = 5,
-        chunk_overlap: int = 2,
+        chunk_sentences: int = 3,
+        chunk_overlap: int = 1,
         max_article_chars: int = 2_000_000,
     ) -> None:
         """Open the store under ``data_dir``; the model is loaded on first use.

@@ -1,0 +1,38 @@
+"""``python -m bot``: build Settings once, set up logging, open the service, start the bot."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+from bot.config import Settings, setup_logging
+
+log = logging.getLogger(__name__)
+
+
+def run_bot(settings: Settings) -> None:
+    """Run the Discord bot until it is stopped."""
+    from bot.client import CitebotBot
+
+    if settings.discord_token is None:
+        raise SystemExit("CITEBOT_DISCORD_TOKEN is not set")
+    setup_logging(settings.log_level)
+    service = settings.open_service()
+    try:
+        CitebotBot(settings, service).run(
+            settings.discord_token.get_secret_value(), log_handler=None
+        )
+    finally:
+        service.close()
+
+
+def main() -> None:
+    """Entry point of ``python -m bot``."""
+    settings = Settings()
+    if settings.discord_token is None:
+        sys.exit("CITEBOT_DISCORD_TOKEN is not set; try `citebot chat` for a terminal session")
+    run_bot(settings)
+
+
+if __name__ == "__main__":
+    main()

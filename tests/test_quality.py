@@ -1,0 +1,44 @@
+"""Answer quality with the real model: the figures the README reports, as a floor."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from index.evaluation import evaluate
+from index.service import ArticleInput, Service
+
+
+@pytest.mark.slow
+def test_sample_question_quotes_the_213_sentence(real_service: Service, sample_text: str) -> None:
+    real_service.add("local", ArticleInput(sample_text))
+    answer = real_service.ask(
+        "local", "How many people have been killed in the clashes around Tripoli?"
+    )
+    assert answer.answered
+    first = answer.citations[0]
+    assert first.sentence.startswith("At least 213 people have been killed")
+    assert first.title.startswith("Trump praises Libyan general")
+    stored = real_service.get_article("local", first.article_id)
+    assert stored.text[first.start : first.end] == first.sentence
+
+
+@pytest.mark.slow
+def test_unrelated_question_is_not_found_with_the_real_model(
+    real_service: Service, sample_text: str
+) -> None:
+    real_service.add("local", ArticleInput(sample_text))
+    answer = real_service.ask("local", "What is the best recipe for banana bread?")
+    assert not answer.answered
+    assert answer.closest[0].title.startswith("Trump praises")
+
+
+@pytest.mark.slow
+def test_xquad_hit_at_1_beats_the_baselines(real_service: Service, shared_data: Path) -> None:
+    report = evaluate(real_service, shared_data / "qa" / "xquad-en")
+    figures = report.overall.to_json()
+    assert figures["questions"] == 1190
+    assert figures["hit@1"] >= 0.77  # best hand-built sentence retriever: 0.758
+    assert figures["mean_chars"] <= 400
+    assert figures["answered"] >= 0.95
