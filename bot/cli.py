@@ -22,13 +22,11 @@ from pydantic import ValidationError
 
 from bot.config import Settings, setup_logging
 from index.errors import CitebotError, InvalidInput
+from index.formats import MAX_FILE_BYTES, TEXT_SUFFIXES, check_text_file_name, decode_text
 from index.models import AddResult, Answer, Article
 from index.service import ArticleInput, Service
 
 log = logging.getLogger(__name__)
-
-TEXT_SUFFIXES = {".txt", ".md", ".markdown", ".text"}
-MAX_FILE_BYTES = 5_000_000
 
 
 class State:
@@ -115,8 +113,7 @@ def read_text_file(path: Path) -> str:
     Raises:
         InvalidInput: Wrong type, too big, unreadable or not text.
     """
-    if path.suffix.lower() not in TEXT_SUFFIXES:
-        raise InvalidInput(f"{path}: only .txt and .md files can be added (got {path.suffix!r})")
+    check_text_file_name(path.name)
     try:
         size = path.stat().st_size
         if size > MAX_FILE_BYTES:
@@ -129,19 +126,6 @@ def read_text_file(path: Path) -> str:
     except OSError as error:
         raise InvalidInput(f"cannot read {path}: {error.strerror}") from None
     return decode_text(data, str(path))
-
-
-def decode_text(data: bytes, name: str) -> str:
-    """Decode UTF-8 (with or without BOM), falling back to Windows-1252 for legacy files."""
-    if b"\x00" in data:
-        raise InvalidInput(f"{name} is binary, not text")
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        try:
-            return data.decode("cp1252")
-        except UnicodeDecodeError:
-            raise InvalidInput(f"{name} is neither UTF-8 nor Windows-1252 text") from None
 
 
 def print_add(result: AddResult) -> None:
@@ -463,6 +447,17 @@ def chat_loop(state: State) -> None:
         except CitebotError as error:
             click.echo(f"error: {error}", err=True)
         click.echo()
+
+
+@main.command()
+@click.pass_obj
+def invite(state: State) -> None:
+    """Print the URL that adds the bot to a server (needs CITEBOT_APPLICATION_ID)."""
+    from bot.config import invite_url
+
+    if state.settings.application_id is None:
+        fail("set CITEBOT_APPLICATION_ID (Developer Portal > General Information) first")
+    click.echo(invite_url(state.settings.application_id))
 
 
 @main.command()

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 
 import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.cogs.ask import Ask
 from bot.config import Settings
 from bot.render import NO_MENTIONS
 from index.errors import CitebotError
@@ -20,24 +21,33 @@ log = logging.getLogger(__name__)
 class CitebotTree(app_commands.CommandTree["CitebotBot"]):
     """Maps every command error to a short ephemeral message, once."""
 
+    @staticmethod
+    def error_message(error: BaseException, where: str = "?") -> str:
+        """The short message a member sees for ``error``; unexpected errors are logged."""
+        cause = error.original if isinstance(error, app_commands.CommandInvokeError) else error
+        if isinstance(cause, CitebotError):
+            return str(cause)
+        if isinstance(cause, app_commands.CommandOnCooldown):
+            return f"Slow down: try again in {cause.retry_after:.0f} s."
+        if isinstance(cause, app_commands.NoPrivateMessage):
+            return "citebot's commands work in servers only."
+        if isinstance(cause, app_commands.MissingPermissions):
+            return "You need the Manage Server permission for this."
+        if isinstance(cause, app_commands.CheckFailure):
+            return "You can't use this command here."
+        log.error("%s failed", where, exc_info=cause)
+        return "Sorry, something went wrong. The error has been logged."
+
     async def on_error(
         self, interaction: discord.Interaction, error: app_commands.AppCommandError
     ) -> None:
-        """Tell the member what went wrong; log what was not expected."""
-        cause = error.original if isinstance(error, app_commands.CommandInvokeError) else error
-        if isinstance(cause, CitebotError):
-            message = str(cause)
-        elif isinstance(cause, app_commands.CommandOnCooldown):
-            message = f"Slow down: try again in {cause.retry_after:.0f} s."
-        elif isinstance(cause, app_commands.CheckFailure):
-            message = "You can't use this command here."
-        else:
-            log.exception(
-                "command %s failed",
-                interaction.command.qualified_name if interaction.command else "?",
-                exc_info=cause,
-            )
-            message = "Sorry, something went wrong. The error has been logged."
+        """Tell the member what went wrong, ephemerally."""
+        await self.report(interaction, error)
+
+    async def report(self, interaction: discord.Interaction, error: BaseException) -> None:
+        """Reply to ``interaction`` with the message for ``error`` (modals and buttons too)."""
+        command = interaction.command
+        message = self.error_message(error, f"/{command.qualified_name}" if command else "?")
         if interaction.response.is_done():
             await interaction.followup.send(message, ephemeral=True, allowed_mentions=NO_MENTIONS)
         else:
@@ -49,11 +59,15 @@ class CitebotTree(app_commands.CommandTree["CitebotBot"]):
 class CitebotBot(commands.Bot):
     """citebot on Discord: slash commands over the shared retrieval core."""
 
+    tree: CitebotTree
+
     def __init__(self, settings: Settings, service: Service) -> None:
         intents = discord.Intents.none()
         intents.guilds = True
+        intents.guild_messages = True  # mentions of the bot carry their content unprivileged
         super().__init__(
             command_prefix=commands.when_mentioned,
+            help_command=None,
             intents=intents,
             tree_cls=CitebotTree,
             allowed_mentions=NO_MENTIONS,
@@ -63,10 +77,37 @@ class CitebotBot(commands.Bot):
 
     async def setup_hook(self) -> None:
         """Add the cogs and sync the slash commands."""
-        await self.add_cog(Ask(self.service, self.settings.ask_cooldown_seconds))
+        from bot.cogs.admin import Admin
+        from bot.cogs.articles import Articles
+        from bot.cogs.ask import Ask
+
+        await self.add_cog(Ask(self, self.service, self.settings.ask_cooldown_seconds))
+        await self.add_cog(Articles(self, self.service, self.settings))
+        await self.add_cog(Admin(self, self.service))
+        await self.sync_commands()
+
+    def command_fingerprint(self) -> str:
+        """A hash of the command set as Discord sees it."""
+        payload = [c.to_dict(self.tree) for c in self.tree.get_commands()]
+        return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+
+    async def sync_commands(self) -> None:
+        """Sync to the dev server at every start; globally only when the commands changed."""
         if self.settings.dev_guild_id:
             guild = discord.Object(id=self.settings.dev_guild_id)
             self.tree.copy_global_to(guild=guild)
             await self.tree.sync(guild=guild)
-        else:
-            await self.tree.sync()
+            log.info("slash commands synced to the dev server %s", guild.id)
+            return
+        marker = self.settings.data_dir / "commands.sha256"
+        fingerprint = self.command_fingerprint()
+        if marker.is_file() and marker.read_text().strip() == fingerprint:
+            return
+        await self.tree.sync()
+        marker.parent.mkdir(parents=True, exist_ok=True)
+        marker.write_text(fingerprint + "\n")
+        log.info("slash commands synced globally")
+
+    async def on_ready(self) -> None:
+        """Log who we are once connected."""
+        log.info("connected as %s to %d servers", self.user, len(self.guilds))

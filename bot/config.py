@@ -29,6 +29,9 @@ class Settings(BaseSettings):
     discord_token: SecretStr | None = Field(
         default=None, description="Discord bot token; without it `make run` starts `citebot chat`."
     )
+    application_id: int | None = Field(
+        default=None, description="The Discord application id, for `citebot invite`."
+    )
     dev_guild_id: int | None = Field(
         default=None, description="Server id where slash commands sync instantly (development)."
     )
@@ -106,6 +109,20 @@ class Settings(BaseSettings):
             chunk_overlap=min(self.chunk_overlap, self.chunk_sentences - 1),
             max_article_chars=self.max_article_chars,
         )
+
+
+# View Channels, Send Messages, Send Messages in Threads, Embed Links, Read Message History:
+# what answering /ask and mentions needs. Slash commands need no channel permission.
+INVITE_PERMISSIONS = (1 << 10) | (1 << 11) | (1 << 38) | (1 << 14) | (1 << 16)
+INVITE_SCOPES = ("bot", "applications.commands")
+
+
+def invite_url(application_id: int) -> str:
+    """The URL that adds citebot to a server with the minimal permissions and scopes."""
+    return (
+        f"https://discord.com/oauth2/authorize?client_id={application_id}"
+        f"&scope={'+'.join(INVITE_SCOPES)}&permissions={INVITE_PERMISSIONS}"
+    )
 
 
 def setup_logging(level: str) -> None:

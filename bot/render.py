@@ -11,7 +11,7 @@ from urllib.parse import quote
 
 import discord
 
-from index.models import Answer, Citation
+from index.models import AddResult, Answer, Article, Citation, Stats
 
 EMBED_DESCRIPTION_LIMIT = 4096
 EMBED_FIELD_VALUE_LIMIT = 1024
@@ -62,7 +62,7 @@ def answer_embed(answer: Answer) -> discord.Embed:
     """The answer as one embed: quotes with [n] markers, then the sources."""
     if not answer.answered:
         embed = discord.Embed(
-            title="Not found in this server's articles",
+            title=shorten(answer.question, EMBED_TITLE_LIMIT),
             description=shorten(safe(answer.text), EMBED_DESCRIPTION_LIMIT),
             colour=discord.Colour.light_grey(),
         )
@@ -75,4 +75,77 @@ def answer_embed(answer: Answer) -> discord.Embed:
     )
     sources = "\n".join(source_line(c) for c in answer.citations)
     embed.add_field(name="Sources", value=shorten(sources, EMBED_FIELD_VALUE_LIMIT), inline=False)
+    return embed
+
+
+STATUS_WORDS = {
+    "added": "Added",
+    "replaced": "Replaced the earlier version of",
+    "duplicate": "Already stored:",
+}
+
+
+def added_text(result: AddResult) -> str:
+    """What /article add and /article paste reply."""
+    verb = STATUS_WORDS.get(result.status, result.status)
+    return (
+        f"{verb} **{safe(shorten(result.title, 200))}** (`{result.article_id}`): "
+        f"{result.sentences} sentences, {result.chunks} chunks."
+    )
+
+
+def article_embed(article: Article) -> discord.Embed:
+    """One article: metadata and the beginning of its stored text."""
+    embed = discord.Embed(
+        title=shorten(article.title, EMBED_TITLE_LIMIT),
+        url=article.url or None,
+        description=shorten(safe(article.text), 3500),
+        colour=discord.Colour.blurple(),
+    )
+    for name, value in (
+        ("Author", article.author),
+        ("Published", article.published),
+        ("Added by", f"<@{article.added_by}>" if article.added_by else None),
+        ("Added", article.added_at),
+        ("Sentences", str(article.sentences)),
+        ("Id", f"`{article.article_id}`"),
+    ):
+        if value:
+            embed.add_field(name=name, value=shorten(value, EMBED_FIELD_VALUE_LIMIT))
+    return embed
+
+
+def article_list_embed(
+    articles: list[Article], page: int, per_page: int, query: str | None
+) -> discord.Embed:
+    """One page of the article list."""
+    pages = max(1, -(-len(articles) // per_page))
+    shown = articles[page * per_page : (page + 1) * per_page]
+    lines = [
+        f"`{a.article_id}` {safe(shorten(a.title, 120))} — {a.sentences} sentences" for a in shown
+    ]
+    heading = f"Articles matching “{shorten(query, 80)}”" if query else "Articles"
+    if not articles:
+        lines = ["No articles match." if query else "No articles yet: add one with /article add."]
+    embed = discord.Embed(
+        title=f"{heading} ({len(articles)})",
+        description="\n".join(lines),
+        colour=discord.Colour.blurple(),
+    )
+    embed.set_footer(text=f"Page {page + 1} of {pages}")
+    return embed
+
+
+def stats_embed(stats: Stats) -> discord.Embed:
+    """/admin stats."""
+    embed = discord.Embed(title="citebot in this server", colour=discord.Colour.blurple())
+    for name, value in (
+        ("Articles", f"{stats.articles:,}"),
+        ("Sentences", f"{stats.sentences:,}"),
+        ("Chunks", f"{stats.chunks:,}"),
+        ("Index", f"{stats.index_vectors:,} vectors, {stats.index_bytes / 1e6:.1f} MB"),
+        ("Model", f"{stats.model} ({stats.dimension} dimensions)"),
+        ("Last reindex", stats.last_reindex or "never"),
+    ):
+        embed.add_field(name=name, value=value)
     return embed

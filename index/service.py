@@ -285,10 +285,8 @@ class Service:
                     continue
                 item, (chunk_vectors, sentence_vectors) = by_id[result.article_id]
                 replaced = self.store.find_article(scope, item.article_id) is not None
-                removed, added = self.store.save_article(
-                    scope,
-                    item.to_new(chunk_vectors, sentence_vectors),
-                    model,
+                ((removed, added),) = self.store.save_articles(
+                    scope, [item.to_new(chunk_vectors, sentence_vectors)], model
                 )
                 index.update(self.store.generation(scope), removed, added, chunk_vectors)
                 results[i] = AddResult(
@@ -374,6 +372,27 @@ class Service:
         """One article of the scope (by id or unique id prefix)."""
         return self.store.get_article(scope, article_id)
 
+    def search_articles(self, scope: str, query: str, limit: int = 25) -> list[Article]:
+        """Articles whose title, id or URL contains ``query``, newest first."""
+        return self.store.search_articles(scope, query.strip(), limit)
+
+    def purge(self, scope: str) -> int:
+        """Delete every article of the scope and its index; returns how many articles."""
+        with self._lock:
+            count = self.store.purge(scope)
+            self._indexes.pop(scope, None)
+            self._keywords.pop(scope, None)
+            index_path(self.data_dir / "indexes", scope).unlink(missing_ok=True)
+        return count
+
+    def mention_channels(self, scope: str) -> list[str]:
+        """Channels where mentions are answered (empty: everywhere)."""
+        return self.store.mention_channels(scope)
+
+    def set_mention_channel(self, scope: str, channel_id: str, enabled: bool) -> None:
+        """Answer mentions in this channel (or stop)."""
+        self.store.set_mention_channel(scope, channel_id, enabled)
+
     def remove(self, scope: str, article_id: str) -> Article:
         """Delete an article and drop its vectors from the index."""
         with self._lock:
@@ -388,7 +407,12 @@ class Service:
         return article
 
     def reindex(self, scope: str, progress: Progress | None = None) -> Stats:
-        """Rebuild the scope's index; re-embed every article if the model changed."""
+        """Rebuild the scope's index; re-embed every article first if the model changed.
+
+        Questions keep being answered from the old index while the new one is built; the new
+        one is swapped in at the end. ``progress`` receives (chunks embedded, chunks in all)
+        while re-embedding.
+        """
         stored = self.store.scope_model(scope)
         if stored is not None and stored[0] != self.embedder.name:
             self._reembed(scope, progress)
@@ -398,13 +422,16 @@ class Service:
             self.embedder.dimension,
         )
         fresh = VectorIndex(path, model, dimension)
-        self.store.mark_reindexed(scope)
         fresh.rebuild(self.store, scope)
         with self._lock:
+            if fresh.generation != self.store.generation(scope):
+                fresh.rebuild(self.store, scope)  # an add or remove landed meanwhile
             self._indexes[scope] = fresh
+        self.store.mark_reindexed(scope)
         return self.stats(scope)
 
     def _reembed(self, scope: str, progress: Progress | None) -> None:
+        """Re-chunk and re-embed every article, then store all new vectors in one transaction."""
         articles = self.store.list_articles(scope)
         log.warning(
             "re-embedding %d articles of scope %s with %s",
@@ -412,42 +439,47 @@ class Service:
             scope,
             self.embedder.name,
         )
-        batch = 16
-        for begin in range(0, len(articles), batch):
-            group = articles[begin : begin + batch]
-            prepared = []
-            for article in group:
-                sentences, chunks = self._segment(article.text)
-                source = ArticleInput(
-                    article.text,
+        prepared = []
+        for article in articles:
+            sentences, chunks = self._segment(article.text)
+            source = ArticleInput(
+                article.text,
+                article.title,
+                article.url,
+                article.author,
+                article.published,
+                article.added_by,
+            )
+            prepared.append(
+                _Prepared(
+                    article.article_id,
+                    source,
                     article.title,
-                    article.url,
                     article.author,
-                    article.published,
-                    article.added_by,
+                    article.text,
+                    article.content_hash,
+                    sentences,
+                    chunks,
+                    added_at=article.added_at,
                 )
-                prepared.append(
-                    _Prepared(
-                        article.article_id,
-                        source,
-                        article.title,
-                        article.author,
-                        article.text,
-                        article.content_hash,
-                        sentences,
-                        chunks,
-                        added_at=article.added_at,
-                    )
-                )
-            vectors = self._embed(prepared)
-            for item, (chunk_vectors, sentence_vectors) in zip(prepared, vectors, strict=True):
-                self.store.save_article(
-                    scope,
-                    item.to_new(chunk_vectors, sentence_vectors),
-                    self.embedder.name,
-                )
+            )
+        total = sum(len(p.chunks) for p in prepared)
+        done = 0
+        rows = []
+        group: list[_Prepared] = []
+        for position, item in enumerate(prepared):
+            group.append(item)
+            if sum(len(g.chunks) for g in group) < 256 and position + 1 < len(prepared):
+                continue
+            for member, (chunk_vectors, sentence_vectors) in zip(
+                group, self._embed(group), strict=True
+            ):
+                rows.append(member.to_new(chunk_vectors, sentence_vectors))
+            done += sum(len(g.chunks) for g in group)
+            group = []
             if progress:
-                progress(min(begin + batch, len(articles)), len(articles))
+                progress(done, total)
+        self.store.save_articles(scope, rows, self.embedder.name)
 
     def stats(self, scope: str) -> Stats:
         """Counts, index size and model of the scope."""

@@ -86,6 +86,14 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX chunks_article ON chunks (article_pk);
     CREATE INDEX chunks_scope ON chunks (scope, id);
     """,
+    # 2: the channels where a scope answers mentions (none listed: everywhere).
+    """
+    CREATE TABLE mention_channels (
+        scope TEXT NOT NULL,
+        channel_id TEXT NOT NULL,
+        PRIMARY KEY (scope, channel_id)
+    );
+    """,
 )
 
 
@@ -247,8 +255,11 @@ class Store:
     def mark_reindexed(self, scope: str) -> None:
         """Record when the scope's index was last rebuilt."""
         with self.transaction() as db:
-            self._bump(db, scope)
-            db.execute("UPDATE scopes SET last_reindex = ? WHERE scope = ?", (utc_now(), scope))
+            db.execute(
+                "INSERT INTO scopes (scope, last_reindex) VALUES (?, ?) "
+                "ON CONFLICT (scope) DO UPDATE SET last_reindex = excluded.last_reindex",
+                (scope, utc_now()),
+            )
 
     def last_reindex(self, scope: str) -> str | None:
         """When the scope's index was last rebuilt by ``reindex``, if ever."""
@@ -315,71 +326,78 @@ class Store:
         )
         return dict(_article(row) for row in rows)
 
-    def save_article(
-        self, scope: str, new: NewArticle, model: str
-    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
-        """Insert an article, replacing any stored version with the same id, atomically.
+    def save_articles(
+        self, scope: str, articles: Sequence[NewArticle], model: str
+    ) -> list[tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]]:
+        """Insert articles, replacing stored versions with the same ids, in one transaction.
 
         Returns:
-            The chunk ids removed with the old version and the ids of the new chunks.
+            For each article, the chunk ids removed with its old version and its new chunk ids.
         """
-        if len(new.sentences) != len(new.sentence_vectors) or len(new.chunks) != len(
-            new.chunk_vectors
-        ):
-            raise ValueError("every sentence and chunk needs exactly one vector")
+        for new in articles:
+            if len(new.sentences) != len(new.sentence_vectors) or len(new.chunks) != len(
+                new.chunk_vectors
+            ):
+                raise ValueError("every sentence and chunk needs exactly one vector")
+        changes = []
         with self.transaction() as db:
-            old = [
-                int(r[0])
-                for r in db.execute(
-                    "SELECT c.id FROM chunks c JOIN articles a ON a.pk = c.article_pk "
-                    "WHERE a.scope = ? AND a.article_id = ?",
-                    (scope, new.article_id),
-                )
-            ]
-            db.execute(
-                "DELETE FROM articles WHERE scope = ? AND article_id = ?", (scope, new.article_id)
-            )
-            cursor = db.execute(
-                "INSERT INTO articles (scope, article_id, title, url, author, published, "
-                "added_by, added_at, text, content_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    scope,
-                    new.article_id,
-                    new.title,
-                    new.url,
-                    new.author,
-                    new.published,
-                    new.added_by,
-                    new.added_at or utc_now(),
-                    new.text,
-                    new.content_hash,
-                ),
-            )
-            pk = cursor.lastrowid
-            db.executemany(
-                "INSERT INTO sentences (article_pk, position, paragraph, start, end, vector) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
-                [
-                    (pk, i, s.paragraph, s.start, s.end, _blob(v))
-                    for i, (s, v) in enumerate(
-                        zip(new.sentences, new.sentence_vectors, strict=True)
-                    )
-                ],
-            )
-            db.executemany(
-                "INSERT INTO chunks (article_pk, scope, first_sentence, last_sentence, start, "
-                "end, tokens, vector) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                [
-                    (pk, scope, c.first, c.last, c.start, c.end, c.tokens, _blob(v))
-                    for c, v in zip(new.chunks, new.chunk_vectors, strict=True)
-                ],
-            )
-            added = [
-                int(r[0])
-                for r in db.execute("SELECT id FROM chunks WHERE article_pk = ? ORDER BY id", (pk,))
-            ]
-            self.set_scope_model(db, scope, model, new.chunk_vectors.shape[1])
+            for new in articles:
+                changes.append(self._insert(db, scope, new))
+                self.set_scope_model(db, scope, model, new.chunk_vectors.shape[1])
             self._bump(db, scope)
+        return changes
+
+    def _insert(
+        self, db: sqlite3.Connection, scope: str, new: NewArticle
+    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+        old = [
+            int(r[0])
+            for r in db.execute(
+                "SELECT c.id FROM chunks c JOIN articles a ON a.pk = c.article_pk "
+                "WHERE a.scope = ? AND a.article_id = ?",
+                (scope, new.article_id),
+            )
+        ]
+        db.execute(
+            "DELETE FROM articles WHERE scope = ? AND article_id = ?", (scope, new.article_id)
+        )
+        cursor = db.execute(
+            "INSERT INTO articles (scope, article_id, title, url, author, published, "
+            "added_by, added_at, text, content_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                scope,
+                new.article_id,
+                new.title,
+                new.url,
+                new.author,
+                new.published,
+                new.added_by,
+                new.added_at or utc_now(),
+                new.text,
+                new.content_hash,
+            ),
+        )
+        pk = cursor.lastrowid
+        db.executemany(
+            "INSERT INTO sentences (article_pk, position, paragraph, start, end, vector) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            [
+                (pk, i, s.paragraph, s.start, s.end, _blob(v))
+                for i, (s, v) in enumerate(zip(new.sentences, new.sentence_vectors, strict=True))
+            ],
+        )
+        db.executemany(
+            "INSERT INTO chunks (article_pk, scope, first_sentence, last_sentence, start, "
+            "end, tokens, vector) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                (pk, scope, c.first, c.last, c.start, c.end, c.tokens, _blob(v))
+                for c, v in zip(new.chunks, new.chunk_vectors, strict=True)
+            ],
+        )
+        added = [
+            int(r[0])
+            for r in db.execute("SELECT id FROM chunks WHERE article_pk = ? ORDER BY id", (pk,))
+        ]
         return np.array(old, dtype=np.int64), np.array(added, dtype=np.int64)
 
     def remove_article(self, scope: str, article_id: str) -> tuple[Article, npt.NDArray[np.int64]]:
@@ -408,6 +426,39 @@ class Store:
             self._bump(db, scope)
         return article, np.array(old, dtype=np.int64)
 
+    def search_articles(self, scope: str, query: str, limit: int) -> list[Article]:
+        """Articles whose title, id or URL contains ``query`` (any case), newest first."""
+        pattern = "%" + query.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        rows = self._query(
+            f"SELECT {_ARTICLE_COLUMNS} FROM articles a WHERE a.scope = ?1 AND "
+            "(a.title LIKE ?2 ESCAPE '\\' OR a.article_id LIKE ?2 ESCAPE '\\' "
+            "OR coalesce(a.url, '') LIKE ?2 ESCAPE '\\') "
+            "ORDER BY a.added_at DESC, a.pk DESC LIMIT ?3",
+            (scope, pattern, limit),
+        )
+        return [_article(row)[1] for row in rows]
+
+    def mention_channels(self, scope: str) -> list[str]:
+        """Channels where mentions are answered; empty means everywhere."""
+        rows = self._query(
+            "SELECT channel_id FROM mention_channels WHERE scope = ? ORDER BY 1", (scope,)
+        )
+        return [str(r[0]) for r in rows]
+
+    def set_mention_channel(self, scope: str, channel_id: str, enabled: bool) -> None:
+        """Add a channel to (or take it off) the scope's mention channels."""
+        with self.transaction() as db:
+            if enabled:
+                db.execute(
+                    "INSERT OR IGNORE INTO mention_channels (scope, channel_id) VALUES (?, ?)",
+                    (scope, channel_id),
+                )
+            else:
+                db.execute(
+                    "DELETE FROM mention_channels WHERE scope = ? AND channel_id = ?",
+                    (scope, channel_id),
+                )
+
     def purge(self, scope: str) -> int:
         """Delete every article of the scope; returns how many there were."""
         with self.transaction() as db:
@@ -415,6 +466,7 @@ class Store:
                 "SELECT count(*) FROM articles WHERE scope = ?", (scope,)
             ).fetchone()
             db.execute("DELETE FROM articles WHERE scope = ?", (scope,))
+            db.execute("DELETE FROM mention_channels WHERE scope = ?", (scope,))
             db.execute("UPDATE scopes SET model = NULL, dimension = NULL WHERE scope = ?", (scope,))
             self._bump(db, scope)
         return int(count)

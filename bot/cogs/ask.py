@@ -1,40 +1,123 @@
-"""/ask: answer a question from this server's articles."""
+"""/ask, and questions asked by mentioning the bot (replies to its answers are follow-ups)."""
 
 import asyncio
 import logging
+import re
 
 import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.client import CitebotBot, CitebotTree
+from bot.interactions import article_choices, scope_of
 from bot.render import NO_MENTIONS, answer_embed
 from index.service import Service
 
 log = logging.getLogger(__name__)
 
 
+def ask_cooldown(interaction: discord.Interaction) -> app_commands.Cooldown | None:
+    """One question per member per ``CITEBOT_ASK_COOLDOWN_SECONDS``."""
+    seconds: float = getattr(interaction.client, "settings").ask_cooldown_seconds  # noqa: B009
+    return app_commands.Cooldown(1, seconds) if seconds > 0 else None
+
+
 class Ask(commands.Cog):
     """Questions answered with quoted, cited sentences."""
 
-    def __init__(self, service: Service, cooldown_seconds: float) -> None:
+    def __init__(self, bot: CitebotBot, service: Service, cooldown_seconds: float) -> None:
+        self.bot = bot
         self.service = service
-        self.cooldown_seconds = cooldown_seconds
+        self._mention_cooldown = commands.CooldownMapping.from_cooldown(
+            1, cooldown_seconds, commands.BucketType.user
+        )
 
     @app_commands.command(name="ask")
     @app_commands.guild_only()
+    @app_commands.checks.dynamic_cooldown(ask_cooldown)
     @app_commands.describe(
-        question="What you want to know", private="Only you see the answer (default: no)"
+        question="What you want to know",
+        article="Only answer from this article",
+        private="Only you see the answer (default: no)",
     )
     async def ask(
         self,
         interaction: discord.Interaction,
         question: app_commands.Range[str, 1, 1000],
+        article: str | None = None,
         private: bool = False,
     ) -> None:
         """Ask a question about this server's articles."""
-        assert interaction.guild_id is not None  # guild_only
+        scope = scope_of(interaction)
         await interaction.response.defer(ephemeral=private, thinking=True)
-        answer = await asyncio.to_thread(self.service.ask, str(interaction.guild_id), question)
+        answer = await asyncio.to_thread(self.service.ask, scope, question, article)
         await interaction.edit_original_response(
             embed=answer_embed(answer), allowed_mentions=NO_MENTIONS
         )
+
+    @ask.autocomplete("article")
+    async def _article_autocomplete(
+        self, interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        return await article_choices(self.service, interaction, current)
+
+    @commands.Cog.listener()
+    async def on_message(self, message: discord.Message) -> None:
+        """Answer a message that mentions the bot, in a reply."""
+        me = self.bot.user
+        if message.guild is None or message.author.bot or me is None:
+            return
+        if me not in message.mentions:
+            return
+        scope = str(message.guild.id)
+        channels = await asyncio.to_thread(self.service.mention_channels, scope)
+        if channels and str(message.channel.id) not in channels:
+            return
+        question = re.sub(rf"<@!?{me.id}>", " ", message.content).strip()
+        if not question:
+            await message.reply(
+                "Ask me a question about this server's articles, e.g. "
+                f"“{me.mention} what happened in Tripoli?”",
+                mention_author=False,
+                allowed_mentions=NO_MENTIONS,
+            )
+            return
+        bucket = self._mention_cooldown.get_bucket(message)
+        retry = bucket.update_rate_limit() if bucket else None
+        if retry:
+            await message.reply(
+                f"Slow down: try again in {retry:.0f} s.",
+                mention_author=False,
+                allowed_mentions=NO_MENTIONS,
+            )
+            return
+        previous = await self._previous_question(message)
+        asked = f"{previous} {question}" if previous else question
+        try:
+            async with message.channel.typing():
+                answer = await asyncio.to_thread(self.service.ask, scope, asked[:2000])
+        except Exception as error:  # the same mapping as slash commands, for a reply
+            await message.reply(
+                CitebotTree.error_message(error, "mention"),
+                mention_author=False,
+                allowed_mentions=NO_MENTIONS,
+            )
+            return
+        await message.reply(
+            embed=answer_embed(answer), mention_author=False, allowed_mentions=NO_MENTIONS
+        )
+
+    async def _previous_question(self, message: discord.Message) -> str | None:
+        """The question of the bot's answer this message replies to, if it does."""
+        reference = message.reference
+        if reference is None or reference.message_id is None:
+            return None
+        replied = reference.resolved
+        if not isinstance(replied, discord.Message):
+            try:
+                replied = await message.channel.fetch_message(reference.message_id)
+            except discord.HTTPException:
+                return None
+        if self.bot.user is None or replied.author.id != self.bot.user.id or not replied.embeds:
+            return None
+        return replied.embeds[0].title

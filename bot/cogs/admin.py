@@ -1,0 +1,149 @@
+"""/admin reindex, stats, purge and channels: Manage Server only."""
+
+import asyncio
+import logging
+import time
+from typing import cast
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.client import CitebotBot
+from bot.interactions import scope_of
+from bot.render import NO_MENTIONS, stats_embed
+from index.service import Service
+
+log = logging.getLogger(__name__)
+
+PROGRESS_EVERY = 1.5  # seconds between progress edits (Discord rate-limits edits)
+
+
+class ConfirmPurge(discord.ui.View):
+    """Delete-everything confirmation, for the admin who asked."""
+
+    def __init__(self, owner: int, service: Service, scope: str) -> None:
+        super().__init__(timeout=120)
+        self.owner = owner
+        self.service = service
+        self.scope = scope
+
+    async def interaction_check(self, interaction: discord.Interaction) -> bool:
+        """Only the admin who ran /admin purge can confirm it."""
+        return interaction.user.id == self.owner
+
+    async def on_error(
+        self,
+        interaction: discord.Interaction,
+        error: Exception,
+        item: discord.ui.Item["ConfirmPurge"],
+    ) -> None:
+        """Errors go through the tree's one mapping."""
+        await cast(CitebotBot, interaction.client).tree.report(interaction, error)
+
+    @discord.ui.button(label="Delete everything", style=discord.ButtonStyle.danger)
+    async def confirm(
+        self, interaction: discord.Interaction, _: discord.ui.Button["ConfirmPurge"]
+    ) -> None:
+        """Purge the server's data."""
+        self.stop()
+        await interaction.response.defer()
+        count = await asyncio.to_thread(self.service.purge, self.scope)
+        await interaction.edit_original_response(
+            content=f"Deleted all of this server's data: {count} articles.", view=None
+        )
+
+    @discord.ui.button(label="Cancel", style=discord.ButtonStyle.secondary)
+    async def cancel(
+        self, interaction: discord.Interaction, _: discord.ui.Button["ConfirmPurge"]
+    ) -> None:
+        """Keep everything."""
+        self.stop()
+        await interaction.response.edit_message(content="Nothing was deleted.", view=None)
+
+
+@app_commands.guild_only()
+@app_commands.default_permissions(manage_guild=True)
+class Admin(commands.GroupCog, group_name="admin", group_description="Manage citebot here"):
+    """Commands for members with Manage Server (checked by Discord and by the bot)."""
+
+    def __init__(self, bot: CitebotBot, service: Service) -> None:
+        self.bot = bot
+        self.service = service
+        super().__init__()
+
+    async def interaction_check(self, interaction: discord.Interaction) -> bool:
+        """Discord enforces default_permissions only in its client: check again here."""
+        if not interaction.permissions.manage_guild:
+            raise app_commands.MissingPermissions(["manage_guild"])
+        return True
+
+    @app_commands.command(name="reindex")
+    async def reindex(self, interaction: discord.Interaction) -> None:
+        """Rebuild this server's index (questions are answered meanwhile)."""
+        scope = scope_of(interaction)
+        await interaction.response.defer(thinking=True)
+        loop = asyncio.get_running_loop()
+        last = 0.0
+        started = time.monotonic()
+
+        def progress(done: int, total: int) -> None:
+            nonlocal last
+            now = time.monotonic()
+            if now - last < PROGRESS_EVERY and done < total:
+                return
+            last = now
+            text = f"Re-embedding {done:,}/{total:,} chunks…"
+            asyncio.run_coroutine_threadsafe(interaction.edit_original_response(content=text), loop)
+
+        await interaction.edit_original_response(content="Rebuilding the index…")
+        stats = await asyncio.to_thread(self.service.reindex, scope, progress)
+        await interaction.edit_original_response(
+            content=(
+                f"Reindexed {stats.chunks:,} chunks of {stats.articles:,} articles "
+                f"in {time.monotonic() - started:.1f} s."
+            ),
+            allowed_mentions=NO_MENTIONS,
+        )
+
+    @app_commands.command(name="stats")
+    async def stats(self, interaction: discord.Interaction) -> None:
+        """Articles, sentences, chunks, index size and model."""
+        scope = scope_of(interaction)
+        stats = await asyncio.to_thread(self.service.stats, scope)
+        await interaction.response.send_message(embed=stats_embed(stats), ephemeral=True)
+
+    @app_commands.command(name="purge")
+    async def purge(self, interaction: discord.Interaction) -> None:
+        """Delete all of this server's articles and settings (asks first)."""
+        scope = scope_of(interaction)
+        articles, _, _ = await asyncio.to_thread(self.service.store.counts, scope)
+        await interaction.response.send_message(
+            f"Delete all {articles} articles of this server, with their sentences, vectors "
+            "and settings? This cannot be undone.",
+            view=ConfirmPurge(interaction.user.id, self.service, scope),
+            ephemeral=True,
+        )
+
+    @app_commands.command(name="channels")
+    @app_commands.describe(
+        add="Also answer mentions in this channel",
+        remove="Stop answering mentions in this channel",
+    )
+    async def channels(
+        self,
+        interaction: discord.Interaction,
+        add: discord.TextChannel | None = None,
+        remove: discord.TextChannel | None = None,
+    ) -> None:
+        """Choose the channels where mentioning citebot gets an answer (default: all)."""
+        scope = scope_of(interaction)
+        if add is not None:
+            await asyncio.to_thread(self.service.set_mention_channel, scope, str(add.id), True)
+        if remove is not None:
+            await asyncio.to_thread(self.service.set_mention_channel, scope, str(remove.id), False)
+        channels = await asyncio.to_thread(self.service.mention_channels, scope)
+        listed = ", ".join(f"<#{c}>" for c in channels) if channels else "every channel"
+        await interaction.response.send_message(
+            f"Mentions are answered in: {listed}.", ephemeral=True, allowed_mentions=NO_MENTIONS
+        )
