@@ -48,12 +48,18 @@ class CitebotTree(app_commands.CommandTree["CitebotBot"]):
         """Reply to ``interaction`` with the message for ``error`` (modals and buttons too)."""
         command = interaction.command
         message = self.error_message(error, f"/{command.qualified_name}" if command else "?")
-        if interaction.response.is_done():
-            await interaction.followup.send(message, ephemeral=True, allowed_mentions=NO_MENTIONS)
-        else:
-            await interaction.response.send_message(
-                message, ephemeral=True, allowed_mentions=NO_MENTIONS
-            )
+        try:
+            if interaction.response.is_done():
+                # the deferred "thinking…" message becomes the error, with its visibility
+                await interaction.edit_original_response(
+                    content=message, embed=None, view=None, allowed_mentions=NO_MENTIONS
+                )
+            else:
+                await interaction.response.send_message(
+                    message, ephemeral=True, allowed_mentions=NO_MENTIONS
+                )
+        except discord.HTTPException as failure:  # e.g. the interaction expired meanwhile
+            log.warning("could not tell the member about an error: %s", failure)
 
 
 class CitebotBot(commands.Bot):

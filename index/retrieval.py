@@ -76,6 +76,7 @@ class Retriever:
         index: VectorIndex,
         keywords: KeywordIndex,
         only_article: int | None = None,
+        context: tuple[str, npt.NDArray[np.float32]] | None = None,
     ) -> Ranking:
         """Rank candidate sentences for ``question`` (embedded as ``vector``).
 
@@ -85,21 +86,25 @@ class Retriever:
             index: The scope's chunk index.
             keywords: The scope's sentence BM25 index.
             only_article: Restrict the answer to this article (primary key).
+            context: A follow-up's text with the earlier question, and its embedding: it
+                finds the candidate articles, while the question alone scores sentences.
         """
         settings = self.settings
         bm25 = keywords.scores(question)
+        search_bm25 = keywords.scores(context[0]) if context else bm25
+        search_vector = context[1] if context else vector
         article_best: dict[int, float] = {}
         if only_article is not None:
             pks = [only_article]
         else:
-            chunk_ids, chunk_scores = index.search(vector, settings.chunk_k)
+            chunk_ids, chunk_scores = index.search(search_vector, settings.chunk_k)
             by_id = {c.id: c for c in self.store.chunks([int(i) for i in chunk_ids])}
             for chunk_id, score in zip(chunk_ids, chunk_scores, strict=True):
                 chunk = by_id.get(int(chunk_id))
                 if chunk is not None and chunk.article_pk not in article_best:
                     article_best[chunk.article_pk] = float(score)
             pks = list(article_best)[: settings.max_articles]
-            top_keywords = keywords.top(bm25, settings.keyword_k)
+            top_keywords = keywords.top(search_bm25, settings.keyword_k)
             for pk in self.store.sentence_articles([i for i, _ in top_keywords]).values():
                 if pk not in pks and len(pks) < settings.max_articles + settings.max_articles // 2:
                     pks.append(pk)

@@ -337,8 +337,17 @@ class Service:
 
     # -- asking ---------------------------------------------------------------------------
 
-    def ask(self, scope: str, question: str, article_id: str | None = None) -> Answer:
+    def ask(
+        self,
+        scope: str,
+        question: str,
+        article_id: str | None = None,
+        context: str | None = None,
+    ) -> Answer:
         """Answer ``question`` from the scope's articles (or from one article).
+
+        ``context`` is an earlier question this one follows up: it helps find the articles
+        ("how many died there?"), while the sentences are scored against ``question``.
 
         Raises:
             InvalidInput: The question is empty.
@@ -352,9 +361,18 @@ class Service:
         started = time.perf_counter()
         index = self._index(scope)
         keywords = self._keyword_index(scope)
-        vector = self.embedder.embed_queries([question])[0]
+        context = " ".join((context or "").split())
+        combined = f"{context} {question}" if context else ""
+        vectors = self.embedder.embed_queries([question, combined] if combined else [question])
         embedded = time.perf_counter()
-        ranking = self.retriever.rank(question, vector, index, keywords, only)
+        ranking = self.retriever.rank(
+            question,
+            vectors[0],
+            index,
+            keywords,
+            only,
+            context=(combined, vectors[1]) if combined else None,
+        )
         answer = compose(question, ranking, self.answer_settings)
         done = time.perf_counter()
         answer.timings.update(

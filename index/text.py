@@ -226,9 +226,10 @@ def clean(raw: str, title: str | None = None) -> CleanDocument:
         The clean document. Without a given title, the title is the first line that reads
         as a headline (at least four words, at most 200 characters, not ending like a
         sentence); that line and any short section labels before it ("Political News") are
-        removed from the body. When no line reads as a headline, the title is the body's
-        first sentence, shortened to at most 80 characters, and the body keeps it. The text
-        is ``""`` when nothing is left.
+        removed from the body. Without such a line, a short line (1 to 3 words) standing
+        alone right above the body is the title and is removed. Failing both, the title is
+        the body's first sentence, shortened to at most 80 characters, and the body keeps
+        it. The text is ``""`` when nothing is left.
     """
     lines = _lines(_normalize_chars(raw))
     author = _drop_boilerplate(lines)
@@ -478,6 +479,12 @@ def _take_headline(lines: list[_Line]) -> str:
             labels.append(line)
             continue
         if not _is_headline(line.text) or not _stands_alone(line, lines):
+            # No headline before the body: a short line standing alone right above it
+            # ("Rivers of Africa") is the title, and any labels above that are labels.
+            if labels and _stands_alone(labels[-1], lines) and labels[-1].block != line.block:
+                for label in labels:
+                    label.dropped = True
+                return labels[-1].text
             return ""
         for label in labels:
             label.dropped = True

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 
+from bot.client import CitebotBot
+from bot.config import Settings
 from index.answer import AnswerSettings
 from index.embedding import HashEmbedder, SentenceTransformerEmbedder
 from index.service import ArticleInput, Service
+from tests.fake_discord import FakeDiscord, running_bot
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -57,3 +60,40 @@ def shared_data() -> Path:
 
 def article(text: str, title: str | None = None, url: str | None = None) -> ArticleInput:
     return ArticleInput(text, title=title, url=url)
+
+
+# -- Discord: the real client against the fake Discord (tests/fake_discord.py) ----------
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        discord_token="x.y.z",  # type: ignore[arg-type]  # pydantic converts it
+        data_dir=tmp_path / "data",
+        embedder="hash",
+        min_relevance=0.1,
+        ask_cooldown_seconds=0,
+    )
+
+
+@pytest.fixture
+def bot_service(settings: Settings) -> Iterator[Service]:
+    service = settings.open_service()
+    yield service
+    service.close()
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakeDiscord]:
+    async with FakeDiscord() as fake:
+        fake.add_guild(name="Reading club")
+        yield fake
+
+
+@pytest.fixture
+async def bot(
+    fake: FakeDiscord, settings: Settings, bot_service: Service
+) -> AsyncIterator[CitebotBot]:
+    async with running_bot(lambda: CitebotBot(settings, bot_service), fake) as bot:
+        yield bot

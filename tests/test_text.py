@@ -125,10 +125,18 @@ def test_headline_detected_and_section_label_dropped() -> None:
     assert document.text == "Rivers burst their banks. Many fled."
 
 
-def test_section_labels_kept_when_there_is_no_headline() -> None:
-    raw = "Introduction\n\nRivers burst their banks on Monday. Many fled."
-    document = clean(raw)
-    assert document.text == "Introduction\n\nRivers burst their banks on Monday. Many fled."
+def test_short_line_above_the_body_is_the_title_when_there_is_no_headline() -> None:
+    document = clean("Rivers of Africa\n\nRivers burst their banks on Monday. Many fled.")
+    assert document.title == "Rivers of Africa"
+    assert document.text == "Rivers burst their banks on Monday. Many fled."
+    labelled = clean("World\n\nFloods\n\nRivers burst their banks on Monday. Many fled.")
+    assert labelled.title == "Floods"
+    assert labelled.text == "Rivers burst their banks on Monday. Many fled."
+
+
+def test_short_first_line_inside_a_paragraph_is_not_a_title() -> None:
+    document = clean("Breaking news\nRivers burst their banks on Monday. Many fled.")
+    assert "Breaking news" in document.text
 
 
 def test_title_falls_back_to_first_sentence_shortened() -> None:

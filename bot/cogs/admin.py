@@ -1,6 +1,7 @@
 """/admin reindex, stats, purge and channels: Manage Server only."""
 
 import asyncio
+import concurrent.futures
 import logging
 import time
 from typing import cast
@@ -86,6 +87,7 @@ class Admin(commands.GroupCog, group_name="admin", group_description="Manage cit
         loop = asyncio.get_running_loop()
         last = 0.0
         started = time.monotonic()
+        edits: list[concurrent.futures.Future[discord.InteractionMessage]] = []
 
         def progress(done: int, total: int) -> None:
             nonlocal last
@@ -94,10 +96,16 @@ class Admin(commands.GroupCog, group_name="admin", group_description="Manage cit
                 return
             last = now
             text = f"Re-embedding {done:,}/{total:,} chunks…"
-            asyncio.run_coroutine_threadsafe(interaction.edit_original_response(content=text), loop)
+            edits.append(
+                asyncio.run_coroutine_threadsafe(
+                    interaction.edit_original_response(content=text), loop
+                )
+            )
 
         await interaction.edit_original_response(content="Rebuilding the index…")
         stats = await asyncio.to_thread(self.service.reindex, scope, progress)
+        # progress edits still in flight must not land after the summary
+        await asyncio.gather(*(asyncio.wrap_future(e) for e in edits), return_exceptions=True)
         await interaction.edit_original_response(
             content=(
                 f"Reindexed {stats.chunks:,} chunks of {stats.articles:,} articles "

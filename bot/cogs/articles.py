@@ -27,25 +27,34 @@ class PasteModal(discord.ui.Modal, title="Paste an article"):
     """A title and up to four text fields (Discord caps each at 4,000 characters)."""
 
     article_title: discord.ui.TextInput["PasteModal"] = discord.ui.TextInput(
-        label="Title (optional: detected from the text)", required=False, max_length=256
+        label="Title (optional: detected from the text)",
+        custom_id="title",
+        required=False,
+        max_length=256,
     )
     part1: discord.ui.TextInput["PasteModal"] = discord.ui.TextInput(
-        label="Text", style=discord.TextStyle.paragraph, max_length=MODAL_FIELD_LIMIT
+        custom_id="text1",
+        label="Text",
+        style=discord.TextStyle.paragraph,
+        max_length=MODAL_FIELD_LIMIT,
     )
     part2: discord.ui.TextInput["PasteModal"] = discord.ui.TextInput(
+        custom_id="text2",
         label="Text, continued",
         style=discord.TextStyle.paragraph,
         required=False,
         max_length=MODAL_FIELD_LIMIT,
     )
     part3: discord.ui.TextInput["PasteModal"] = discord.ui.TextInput(
+        custom_id="text3",
         label="Text, continued",
         style=discord.TextStyle.paragraph,
         required=False,
         max_length=MODAL_FIELD_LIMIT,
     )
     part4: discord.ui.TextInput["PasteModal"] = discord.ui.TextInput(
-        label="Text, continued (longer articles: upload a file)",
+        custom_id="text4",
+        label="More text (longer: upload a file)",
         style=discord.TextStyle.paragraph,
         required=False,
         max_length=MODAL_FIELD_LIMIT,

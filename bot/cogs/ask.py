@@ -92,10 +92,11 @@ class Ask(commands.Cog):
             )
             return
         previous = await self._previous_question(message)
-        asked = f"{previous} {question}" if previous else question
         try:
             async with message.channel.typing():
-                answer = await asyncio.to_thread(self.service.ask, scope, asked[:2000])
+                answer = await asyncio.to_thread(
+                    self.service.ask, scope, question[:2000], None, previous
+                )
         except Exception as error:  # the same mapping as slash commands, for a reply
             await message.reply(
                 CitebotTree.error_message(error, "mention"),
