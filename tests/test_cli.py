@@ -169,3 +169,11 @@ def test_run_without_token_answers_about_the_sample(
     assert "CITEBOT_DISCORD_TOKEN" in result.stderr
     assert "“At least 213 people have been killed" in result.stdout
     assert "[1] Trump praises Libyan general" in result.stdout
+
+
+def test_invite_prints_the_url(cli: CliRunner, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert "CITEBOT_APPLICATION_ID" in cli.invoke(main, ["invite"]).stderr
+    monkeypatch.setenv("CITEBOT_APPLICATION_ID", "1234567890")
+    url = run(cli, "invite").strip()
+    assert url.startswith("https://discord.com/oauth2/authorize?client_id=1234567890&")
+    assert "scope=bot+applications.commands" in url

@@ -354,3 +354,34 @@ async def test_reindex_after_a_model_change_shows_progress(
             assert "The Nile is the longest river" in answered.final.text
     finally:
         service.close()
+
+
+async def test_nothing_pings_whatever_the_article_says(
+    fake: FakeDiscord, bot: CitebotBot, bot_service: Service
+) -> None:
+    guild = fake.guilds[gid(fake)]
+    hostile = (
+        f"Hello @everyone and @here. The council met <@{guild.owner_id}> on Monday. "
+        "The *budget* was **approved** by [all](https://evil.example) members."
+    )
+    add(bot_service, guild.id, hostile, "@everyone read this")
+    it = await ask(fake, "Was the budget approved by the council members?")
+    assert not it.final.pings
+    assert "approved" in it.final.text
+    asked = await fake.message(f"{fake.bot_mention} was the budget approved?")
+    reply = await fake.wait_reply(asked)
+    assert not reply.pings
+    listed = await fake.slash("article list")
+    await listed.wait_done()
+    assert not listed.final.pings
+
+
+async def test_commands_work_in_servers_only(fake: FakeDiscord, bot: CitebotBot) -> None:
+    for name in ("ask", "article", "admin"):
+        command = fake.command(name)
+        assert command is not None
+        assert command.get("contexts") == [0] or command.get("dm_permission") is False
+    member = fake.guilds[gid(fake)].member_id
+    it = await fake.slash("ask", {"question": "Nile?"}, dm=True, validate=False, user_id=member)
+    await it.wait_done()
+    assert "servers only" in it.final.text
