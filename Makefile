@@ -8,7 +8,7 @@ SHARED ?= ../shared
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: install run test check lint format eval clean
+.PHONY: install run test check lint format eval bench-extract clean
 
 # torch goes in first, pinned: an unpinned torch pulls a multi-gigabyte CUDA build.
 $(STAMP): pyproject.toml
@@ -39,6 +39,9 @@ check: lint test
 
 eval: $(STAMP)
 	$(BIN)/citebot eval $(SHARED)/data/qa/xquad-en
+
+bench-extract: $(STAMP)
+	$(BIN)/python benchmarks/extraction.py $(SHARED)/data/html/article-extraction-benchmark
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

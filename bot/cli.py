@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 import tempfile
 from collections.abc import Callable, Iterator
@@ -22,11 +23,13 @@ from pydantic import ValidationError
 
 from bot.config import Settings, setup_logging
 from index.errors import CitebotError, InvalidInput
-from index.formats import MAX_FILE_BYTES, TEXT_SUFFIXES, check_text_file_name, decode_text
+from index.extract import FILE_SUFFIXES, decode_text
 from index.models import AddResult, Answer, Article
 from index.service import ArticleInput, Service
 
 log = logging.getLogger(__name__)
+
+URL_SCHEME = re.compile(r"^[a-z][a-z0-9+.-]*:", re.IGNORECASE)  # the fetcher allows http(s) only
 
 
 class State:
@@ -107,25 +110,19 @@ def _run(action: Callable[[], None]) -> None:
         fail(str(error))
 
 
-def read_text_file(path: Path) -> str:
-    """The text of a .txt/.md file.
-
-    Raises:
-        InvalidInput: Wrong type, too big, unreadable or not text.
-    """
-    check_text_file_name(path.name)
+def read_file(path: Path, limit: int) -> bytes:
+    """A file's bytes, refusing what is missing, unreadable or over ``limit`` bytes."""
     try:
         size = path.stat().st_size
-        if size > MAX_FILE_BYTES:
-            raise InvalidInput(f"{path} is {size:,} bytes; the limit is {MAX_FILE_BYTES:,}")
-        data = path.read_bytes()
+        if size > limit:
+            raise InvalidInput(f"{path} is {size:,} bytes; the limit is {limit:,}")
+        return path.read_bytes()
     except FileNotFoundError:
         raise InvalidInput(f"{path} does not exist") from None
     except IsADirectoryError:
         raise InvalidInput(f"{path} is a directory") from None
     except OSError as error:
         raise InvalidInput(f"cannot read {path}: {error.strerror}") from None
-    return decode_text(data, str(path))
 
 
 def print_add(result: AddResult) -> None:
@@ -155,22 +152,34 @@ def print_answer(answer: Answer) -> None:
 
 
 @main.command()
-@click.argument("path", type=click.Path(path_type=Path, dir_okay=False, allow_dash=True))
+@click.argument("source", metavar="URL|PATH|-")
 @click.option("--title", help="Article title (default: detected from the text).")
-@click.option("--url", help="Where the article comes from (shown in citations).")
+@click.option("--url", help="Where a file's article comes from (shown in citations).")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON object.")
 @click.pass_obj
-def add(state: State, path: Path, title: str | None, url: str | None, as_json: bool) -> None:
-    """Add a .txt/.md file, or text from stdin with PATH '-'."""
+def add(state: State, source: str, title: str | None, url: str | None, as_json: bool) -> None:
+    """Add a web page (http/https URL), a .txt/.md/.html/.pdf file, or text from stdin ('-')."""
 
     def action() -> None:
-        if str(path) == "-":
-            text = decode_text(sys.stdin.buffer.read(MAX_FILE_BYTES + 1), "standard input")
-            if len(text.encode()) > MAX_FILE_BYTES:
-                raise InvalidInput(f"standard input is over the {MAX_FILE_BYTES:,}-byte limit")
+        limit = state.settings.fetch_max_bytes
+        service = state.service
+        if URL_SCHEME.match(source) and not Path(source).exists():
+            if url:
+                raise InvalidInput("--url is for files; a web page's URL is the one added")
+            result = service.add_url(state.scope, source.strip(), title=title)
+        elif source == "-":
+            data = sys.stdin.buffer.read(limit + 1)
+            if len(data) > limit:
+                raise InvalidInput(f"standard input is over the {limit:,}-byte limit")
+            text = decode_text(data, "standard input")
+            result = service.add(state.scope, ArticleInput(text, title=title, url=url))
         else:
-            text = read_text_file(path)
-        result = state.service.add(state.scope, ArticleInput(text, title=title, url=url))
+            path = Path(source)
+            result = service.add_file(
+                state.scope, path.name, read_file(path, limit), title=title, url=url
+            )
+        for warning in result.warnings:
+            click.echo(f"warning: {warning}", err=True)
         emit_json(result.to_json()) if as_json else print_add(result)
 
     _run(action)
@@ -487,8 +496,9 @@ def run(state: State, samples: Path) -> None:
         service = state.service
         if not service.list_articles(state.scope) and samples.is_dir():
             for path in sorted(samples.iterdir()):
-                if path.suffix.lower() in TEXT_SUFFIXES:
-                    print_add(service.add(state.scope, ArticleInput(read_text_file(path))))
+                if path.suffix.lower() in FILE_SUFFIXES:
+                    data = read_file(path, state.settings.fetch_max_bytes)
+                    print_add(service.add_file(state.scope, path.name, data))
         chat_loop(state)
 
     _run(action)

@@ -15,6 +15,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from index.answer import AnswerSettings
 from index.embedding import Embedder, HashEmbedder, SentenceTransformerEmbedder
+from index.fetch import Fetcher
 from index.retrieval import RetrievalSettings
 from index.service import Service
 
@@ -73,6 +74,19 @@ class Settings(BaseSettings):
     max_article_chars: int = Field(
         default=2_000_000, ge=1000, description="Longest article text accepted."
     )
+    allow_private_urls: bool = Field(
+        default=False,
+        description="Fetch URLs on private, loopback and link-local addresses (self-hosting).",
+    )
+    fetch_max_bytes: int = Field(
+        default=5_000_000, ge=10_000, le=100_000_000, description="Largest page or file fetched."
+    )
+    fetch_timeout_seconds: float = Field(
+        default=20.0, gt=0, le=300, description="Time limit for fetching one URL."
+    )
+    min_page_words: int = Field(
+        default=50, ge=1, description="Fewest words a web page, HTML or PDF must yield."
+    )
     ask_cooldown_seconds: float = Field(
         default=5.0, ge=0, description="Per-user pause between questions on Discord."
     )
@@ -108,6 +122,12 @@ class Settings(BaseSettings):
             chunk_sentences=self.chunk_sentences,
             chunk_overlap=min(self.chunk_overlap, self.chunk_sentences - 1),
             max_article_chars=self.max_article_chars,
+            fetcher=Fetcher(
+                allow_private=self.allow_private_urls,
+                max_bytes=self.fetch_max_bytes,
+                total_timeout=self.fetch_timeout_seconds,
+            ),
+            min_page_words=self.min_page_words,
         )
 
 
@@ -132,3 +152,6 @@ def setup_logging(level: str) -> None:
     )
     for noisy in ("sentence_transformers", "transformers", "httpx", "discord.gateway", "bm25s"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLevelName(level)))
+    # parsers that warn about every odd page they read: citebot reports what matters itself
+    for chatty in ("pypdf", "trafilatura", "htmldate", "courlan", "charset_normalizer"):
+        logging.getLogger(chatty).setLevel(logging.DEBUG if level == "DEBUG" else logging.ERROR)

@@ -51,7 +51,7 @@ def source_line(citation: Citation) -> str:
     title = safe(shorten(citation.title, 200))
     link = fragment_link(citation)
     head = f"[{title}]({link})" if link else f"**{title}**"
-    extras = [safe(x) for x in (citation.author, citation.published) if x]
+    extras = [safe(x) for x in (citation.author, citation.site, citation.published) if x]
     where = f"sentence {citation.position + 1} of {citation.total}"
     return (
         f"`[{citation.n}]` {head}" + (f" — {', '.join(extras)}" if extras else "") + f" ({where})"
@@ -88,10 +88,11 @@ STATUS_WORDS = {
 def added_text(result: AddResult) -> str:
     """What /article add and /article paste reply."""
     verb = STATUS_WORDS.get(result.status, result.status)
-    return (
+    text = (
         f"{verb} **{safe(shorten(result.title, 200))}** (`{result.article_id}`): "
         f"{result.sentences} sentences, {result.chunks} chunks."
     )
+    return text + "".join(f"\n⚠️ {safe(shorten(w, 300))}" for w in result.warnings)
 
 
 def article_embed(article: Article) -> discord.Embed:
@@ -104,6 +105,7 @@ def article_embed(article: Article) -> discord.Embed:
     )
     for name, value in (
         ("Author", article.author),
+        ("Site", article.site),
         ("Published", article.published),
         ("Added by", f"<@{article.added_by}>" if article.added_by else None),
         ("Added", article.added_at),

@@ -118,6 +118,7 @@ def _cite(chosen: list[Candidate], ranking: Ranking) -> tuple[Citation, ...]:
                 score=max(c.score for c in group),
                 author=article.author,
                 published=article.published,
+                site=article.site,
                 position=first.position,
                 total=article.sentences,
             )

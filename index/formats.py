@@ -15,35 +15,6 @@ from index.errors import InvalidInput
 
 T = TypeVar("T", bound=BaseModel)
 
-TEXT_SUFFIXES = frozenset({".txt", ".md", ".markdown", ".text"})
-MAX_FILE_BYTES = 5_000_000
-
-
-def check_text_file_name(name: str) -> None:
-    """Refuse file types other than plain text and Markdown.
-
-    Raises:
-        InvalidInput: The name has another suffix.
-    """
-    suffix = Path(name).suffix.lower()
-    if suffix not in TEXT_SUFFIXES:
-        raise InvalidInput(
-            f"{name}: only .txt and .md files can be added (got {suffix or 'no extension'})"
-        )
-
-
-def decode_text(data: bytes, name: str) -> str:
-    """Decode UTF-8 (with or without BOM), falling back to Windows-1252 for legacy files."""
-    if b"\x00" in data:
-        raise InvalidInput(f"{name} is binary, not text")
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        try:
-            return data.decode("cp1252")
-        except UnicodeDecodeError:
-            raise InvalidInput(f"{name} is neither UTF-8 nor Windows-1252 text") from None
-
 
 class ImportArticle(BaseModel):
     """One line of an import file: ``{"title", "text", "url"?, "author"?, "published"?}``."""

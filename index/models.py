@@ -68,6 +68,8 @@ class Article:
     added_by: str | None
     added_at: str
     content_hash: str
+    site: str | None = None
+    canonical_url: str | None = None
     sentences: int = 0
     chunks: int = 0
 
@@ -82,6 +84,7 @@ class AddResult:
     chunks: int
     status: str  # "added", "duplicate", "replaced" or "failed" (add_many only)
     error: str | None = None
+    warnings: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, object]:
         """The result as the CLI's JSON contract spells it."""
@@ -94,6 +97,8 @@ class AddResult:
         }
         if self.error is not None:
             out["error"] = self.error
+        if self.warnings:
+            out["warnings"] = list(self.warnings)
         return out
 
 
@@ -114,6 +119,7 @@ class Citation:
     score: float
     author: str | None = None
     published: str | None = None
+    site: str | None = None
     position: int = 0  # index of the first quoted sentence in the article
     total: int = 0  # number of sentences in the article
 
@@ -130,6 +136,7 @@ class Citation:
             "score": round(self.score, 4),
             "author": self.author,
             "published": self.published,
+            "site": self.site,
             "position": self.position + 1,
             "sentences_in_article": self.total,
         }

@@ -14,7 +14,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -24,6 +24,8 @@ from index.answer import AnswerSettings, compose
 from index.chunking import make_chunks
 from index.embedding import Embedder, Vectors, normalize
 from index.errors import ArticleTooShort, CitebotError, InvalidInput
+from index.extract import Extracted, extract_document, extract_file
+from index.fetch import Fetcher
 from index.keywords import KeywordIndex
 from index.models import AddResult, Answer, Article, ChunkSpan, SentenceSpan, Stats
 from index.retrieval import RetrievalSettings, Retriever
@@ -46,6 +48,8 @@ class ArticleInput:
     author: str | None = None
     published: str | None = None
     added_by: str | None = None
+    site: str | None = None
+    canonical_url: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +82,8 @@ class _Prepared:
             chunks=self.chunks,
             chunk_vectors=chunk_vectors,
             added_at=self.added_at,
+            site=self.source.site,
+            canonical_url=self.source.canonical_url,
         )
 
 
@@ -104,6 +110,8 @@ class Service:
         chunk_sentences: int = 3,
         chunk_overlap: int = 1,
         max_article_chars: int = 2_000_000,
+        fetcher: Fetcher | None = None,
+        min_page_words: int = 50,
     ) -> None:
         """Open the store under ``data_dir``; the model is loaded on first use.
 
@@ -115,6 +123,8 @@ class Service:
             chunk_sentences: Most sentences in one chunk.
             chunk_overlap: Sentences shared by consecutive chunks.
             max_article_chars: Longest article text accepted.
+            fetcher: Fetches URLs (default: a Fetcher that refuses private addresses).
+            min_page_words: Fewest words a web page, HTML file or PDF must yield.
         """
         self.data_dir = data_dir
         self.embedder = embedder
@@ -124,6 +134,8 @@ class Service:
         self.chunk_sentences = chunk_sentences
         self.chunk_overlap = chunk_overlap
         self.max_article_chars = max_article_chars
+        self.fetcher = fetcher or Fetcher()
+        self.min_page_words = min_page_words
         self._indexes: dict[str, VectorIndex] = {}
         self._keywords: dict[str, KeywordIndex] = {}
         self._lock = threading.RLock()
@@ -170,6 +182,99 @@ class Service:
                 progress(len(results), total)
         return results
 
+    def add_url(
+        self, scope: str, url: str, title: str | None = None, added_by: str | None = None
+    ) -> AddResult:
+        """Fetch a web page (or PDF), extract its article and add it.
+
+        Raises:
+            UnsafeURL: The URL points somewhere citebot must not go.
+            FetchError: The page could not be fetched.
+            InvalidInput: The page has too little text to be an article.
+        """
+        page = self.fetcher.fetch_sync(url)
+        extracted = extract_document(page.body, page.content_type, page.final_url, page.charset)
+        return self.add_extracted(
+            scope,
+            extracted,
+            source=url,
+            url=url,
+            title=title,
+            added_by=added_by,
+            is_page=page.content_type != "text/plain",
+        )
+
+    def add_file(
+        self,
+        scope: str,
+        name: str,
+        data: bytes,
+        title: str | None = None,
+        url: str | None = None,
+        added_by: str | None = None,
+    ) -> AddResult:
+        """Add a .txt, .md, .html or .pdf file's article."""
+        extracted = extract_file(name, data)
+        is_page = not name.lower().endswith((".txt", ".md", ".markdown", ".text"))
+        return self.add_extracted(
+            scope, extracted, source=name, url=url, title=title, added_by=added_by, is_page=is_page
+        )
+
+    def add_extracted(
+        self,
+        scope: str,
+        extracted: Extracted,
+        *,
+        source: str,
+        url: str | None,
+        title: str | None,
+        added_by: str | None,
+        is_page: bool,
+    ) -> AddResult:
+        """Add an extracted document; a page must reach ``min_page_words`` words.
+
+        Raises:
+            ArticleTooShort: The page yielded too little text (paywall, consent wall,
+                script-only page).
+        """
+        if is_page and extracted.words < self.min_page_words:
+            raise ArticleTooShort(
+                f"{source} yielded only {extracted.words} words of article text (at least "
+                f"{self.min_page_words} are needed): it may be behind a paywall or a consent "
+                "page, or built by scripts. Save the article's text to a file and add that."
+            )
+        result = self.add(
+            scope,
+            ArticleInput(
+                extracted.text,
+                title=title or extracted.title,
+                url=url,
+                author=extracted.author,
+                published=extracted.published,
+                added_by=added_by,
+                site=extracted.site,
+                canonical_url=extracted.canonical_url,
+            ),
+        )
+        if extracted.language and extracted.language != "en":
+            warning = (
+                f"the article looks like it is in '{extracted.language}', not English: "
+                "answers may be poor with the English model"
+            )
+            result = replace(result, warnings=(*result.warnings, warning))
+        return result
+
+    def refresh(self, scope: str, article_id: str, added_by: str | None = None) -> AddResult:
+        """Fetch a URL article again; a changed text replaces the stored one.
+
+        Raises:
+            InvalidInput: The article was not added from a link.
+        """
+        article = self.get_article(scope, article_id)
+        if not article.url or not article.url.lower().startswith(("http://", "https://")):
+            raise InvalidInput(f"“{article.title}” was not added from a link: nothing to refresh")
+        return self.add_url(scope, article.url, added_by=article.added_by or added_by)
+
     def _prepare(self, source: ArticleInput) -> _Prepared:
         if len(source.text) > self.max_article_chars:
             raise InvalidInput(
@@ -182,7 +287,7 @@ class Service:
         sentences, chunks = self._segment(document.text)
         content_hash = hashlib.sha256(normalize_for_hash(document.text).encode()).hexdigest()
         return _Prepared(
-            article_id=article_id_for(source.url, content_hash),
+            article_id=article_id_for(source.canonical_url or source.url, content_hash),
             source=source,
             title=document.title,
             author=source.author or document.author,
@@ -467,6 +572,8 @@ class Service:
                 article.author,
                 article.published,
                 article.added_by,
+                article.site,
+                article.canonical_url,
             )
             prepared.append(
                 _Prepared(
@@ -530,6 +637,8 @@ def _as_article(item: _Prepared) -> Article:
         added_by=item.source.added_by,
         added_at="",
         content_hash=item.content_hash,
+        site=item.source.site,
+        canonical_url=item.source.canonical_url,
         sentences=len(item.sentences),
         chunks=len(item.chunks),
     )

@@ -94,6 +94,11 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (scope, channel_id)
     );
     """,
+    # 3: where an article was published, and the URL that identifies it.
+    """
+    ALTER TABLE articles ADD COLUMN site TEXT;
+    ALTER TABLE articles ADD COLUMN canonical_url TEXT;
+    """,
 )
 
 
@@ -119,6 +124,8 @@ class NewArticle:
     chunks: Sequence[ChunkSpan]
     chunk_vectors: Vectors
     added_at: str | None = None  # None: now
+    site: str | None = None
+    canonical_url: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,7 +152,7 @@ class ChunkRow:
 
 _ARTICLE_COLUMNS = (
     "a.pk, a.article_id, a.scope, a.title, a.text, a.url, a.author, a.published, a.added_by, "
-    "a.added_at, a.content_hash, "
+    "a.added_at, a.content_hash, a.site, a.canonical_url, "
     "(SELECT count(*) FROM sentences s WHERE s.article_pk = a.pk), "
     "(SELECT count(*) FROM chunks c WHERE c.article_pk = a.pk)"
 )
@@ -319,7 +326,7 @@ class Store:
         marks = ",".join("?" * len(pks))
         rows = self._query(
             "SELECT a.pk, a.article_id, a.scope, a.title, a.text, a.url, a.author, a.published, "
-            "a.added_by, a.added_at, a.content_hash, "
+            "a.added_by, a.added_at, a.content_hash, a.site, a.canonical_url, "
             "(SELECT count(*) FROM sentences s WHERE s.article_pk = a.pk), 0 "
             f"FROM articles a WHERE a.pk IN ({marks})",
             list(pks),
@@ -363,7 +370,8 @@ class Store:
         )
         cursor = db.execute(
             "INSERT INTO articles (scope, article_id, title, url, author, published, "
-            "added_by, added_at, text, content_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "added_by, added_at, text, content_hash, site, canonical_url) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 scope,
                 new.article_id,
@@ -375,6 +383,8 @@ class Store:
                 new.added_at or utc_now(),
                 new.text,
                 new.content_hash,
+                new.site,
+                new.canonical_url,
             ),
         )
         pk = cursor.lastrowid

@@ -120,7 +120,10 @@ def test_scopes_are_separate_on_the_command_line(cli: CliRunner) -> None:
         (["show", "nope"], None, "no article"),
         (["remove", "nope"], None, "no article"),
         (["import", "bad.jsonl"], None, "bad.jsonl:2"),
-        (["add", "notes.pdf"], None, "only .txt and .md"),
+        (["add", "notes.pdf"], None, "not a readable PDF"),
+        (["add", "notes.docx"], None, "citebot reads .txt, .md, .html and .pdf"),
+        (["add", "http://127.0.0.1/admin"], None, "refused"),
+        (["add", "file:///etc/passwd"], None, "refused"),
     ],
 )
 def test_errors_are_one_clear_line(
@@ -130,6 +133,7 @@ def test_errors_are_one_clear_line(
         '{"title": "ok", "text": "Fine text here."}\n{"title": 3}\n'
     )
     (tmp_path / "notes.pdf").write_bytes(b"%PDF-1.4")
+    (tmp_path / "notes.docx").write_bytes(b"PK")
     result = cli.invoke(main, args, input=stdin)
     assert result.exit_code == 1
     assert result.stderr.count("\n") == 1

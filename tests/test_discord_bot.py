@@ -112,9 +112,11 @@ async def test_add_a_file(fake: FakeDiscord, bot: CitebotBot, bot_service: Servi
 @pytest.mark.parametrize(
     ("options", "message"),
     [
-        ({}, "Give a file"),
-        ({"url": "https://example.com/a"}, "not available yet"),
-        ({"file": Upload("a.pdf", b"%PDF-1.4")}, "only .txt and .md"),
+        ({}, "Give a link or a file"),
+        ({"url": "http://127.0.0.1/admin"}, "loopback"),
+        ({"url": "http://169.254.169.254/latest/meta-data"}, "refused"),
+        ({"file": Upload("a.pdf", b"%PDF-1.4")}, "not a readable PDF"),
+        ({"file": Upload("a.exe", b"MZ")}, "citebot reads .txt"),
         ({"file": Upload("a.txt", b"\x00\x01\x02")}, "binary"),
         ({"file": Upload("a.txt", b"   \n ")}, "no text"),
     ],

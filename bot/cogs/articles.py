@@ -13,7 +13,6 @@ from bot.config import Settings
 from bot.interactions import NotAllowed, article_choices, can_manage, scope_of
 from bot.render import NO_MENTIONS, added_text, article_embed, article_list_embed, safe, shorten
 from index.errors import InvalidInput
-from index.formats import MAX_FILE_BYTES, check_text_file_name, decode_text
 from index.models import Article
 from index.service import ArticleInput, Service
 
@@ -156,30 +155,47 @@ class Articles(commands.GroupCog, group_name="article", group_description="This 
         file: discord.Attachment | None = None,
         title: app_commands.Range[str, 1, 256] | None = None,
     ) -> None:
-        """Add an article from a file (or a link)."""
+        """Add an article from a link or a file (.txt, .md, .html, .pdf)."""
         scope = scope_of(interaction)
-        if file is None and url is None:
-            raise InvalidInput("Give a file (.txt or .md), or use /article paste to paste text.")
-        if file is None:
+        if (file is None) == (url is None):
             raise InvalidInput(
-                "Adding from a link is not available yet: save the article as a .txt file "
-                "and upload it, or use /article paste."
+                "Give a link or a file (.txt, .md, .html, .pdf), not both; "
+                "or use /article paste to paste text."
             )
-        check_text_file_name(file.filename)
-        if file.size > MAX_FILE_BYTES:
-            raise InvalidInput(
-                f"{file.filename} is {file.size:,} bytes; the limit is {MAX_FILE_BYTES:,}."
+        who = str(interaction.user.id)
+        if url is not None:
+            await interaction.response.defer(thinking=True)
+            result = await asyncio.to_thread(self.service.add_url, scope, url, title, who)
+        else:
+            assert file is not None
+            if file.size > self.settings.fetch_max_bytes:
+                raise InvalidInput(
+                    f"{file.filename} is {file.size:,} bytes; "
+                    f"the limit is {self.settings.fetch_max_bytes:,}."
+                )
+            await interaction.response.defer(thinking=True)
+            data = await file.read()  # from Discord's CDN, not from a URL a member typed
+            result = await asyncio.to_thread(
+                self.service.add_file, scope, file.filename, data, title, None, who
             )
-        await interaction.response.defer(thinking=True)
-        text = decode_text(await file.read(), file.filename)
-        result = await asyncio.to_thread(
-            self.service.add,
-            scope,
-            ArticleInput(text, title=title, url=url, added_by=str(interaction.user.id)),
-        )
         await interaction.edit_original_response(
             content=added_text(result), allowed_mentions=NO_MENTIONS
         )
+
+    @app_commands.command(name="refresh")
+    @app_commands.describe(article="The article to fetch again from its link")
+    async def refresh(self, interaction: discord.Interaction, article: str) -> None:
+        """Fetch a linked article again; a changed text replaces the stored one."""
+        scope = scope_of(interaction)
+        await interaction.response.defer(thinking=True)
+        result = await asyncio.to_thread(
+            self.service.refresh, scope, article, str(interaction.user.id)
+        )
+        if result.status == "duplicate":
+            text = f"**{safe(shorten(result.title, 200))}** is unchanged."
+        else:
+            text = added_text(result)
+        await interaction.edit_original_response(content=text, allowed_mentions=NO_MENTIONS)
 
     @app_commands.command(name="paste")
     async def paste(self, interaction: discord.Interaction) -> None:
@@ -235,6 +251,7 @@ class Articles(commands.GroupCog, group_name="article", group_description="This 
 
     @show.autocomplete("article")
     @remove.autocomplete("article")
+    @refresh.autocomplete("article")
     async def _article_autocomplete(
         self, interaction: discord.Interaction, current: str
     ) -> list[app_commands.Choice[str]]:

@@ -1,0 +1,65 @@
+"""A tiny web server on 127.0.0.1, in a thread of its own, serving pages the tests set."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+from aiohttp import web
+
+
+@dataclass
+class PageServer:
+    """Pages by path: (body, content type). ``hits`` counts requests per path."""
+
+    pages: dict[str, tuple[bytes, str]] = field(default_factory=dict)
+    hits: dict[str, int] = field(default_factory=dict)
+    port: int = 0
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    async def _handle(self, request: web.Request) -> web.StreamResponse:
+        path = request.path
+        self.hits[path] = self.hits.get(path, 0) + 1
+        if path not in self.pages:
+            raise web.HTTPNotFound()
+        body, content_type = self.pages[path]
+        if content_type == "redirect":
+            raise web.HTTPFound(body.decode())
+        return web.Response(body=body, headers={"Content-Type": content_type})
+
+
+@contextmanager
+def serve_pages() -> Iterator[PageServer]:
+    """Run a PageServer on 127.0.0.1 until the block ends."""
+    server = PageServer()
+    loop = asyncio.new_event_loop()
+    ready = threading.Event()
+    runner: web.AppRunner | None = None
+
+    async def start() -> None:
+        nonlocal runner
+        app = web.Application()
+        app.router.add_route("GET", "/{tail:.*}", server._handle)
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        server.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        ready.set()
+
+    thread = threading.Thread(target=lambda: (loop.run_until_complete(start()), loop.run_forever()))
+    thread.start()
+    assert ready.wait(10), "the page server did not start"
+    try:
+        yield server
+    finally:
+        assert runner is not None
+        asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(10)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(10)
+        loop.close()
