@@ -38,7 +38,8 @@ format: $(STAMP)
 check: lint test
 
 eval: $(STAMP)
-	$(BIN)/citebot eval $(SHARED)/data/qa/xquad-en
+	$(BIN)/citebot eval $(SHARED)/data/qa/xquad-en --compare \
+		--distractors $(SHARED)/data/corpus/cnn-dailymail-1000.jsonl
 
 bench-extract: $(STAMP)
 	$(BIN)/python benchmarks/extraction.py $(SHARED)/data/html/article-extraction-benchmark

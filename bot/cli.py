@@ -13,6 +13,7 @@ import logging
 import re
 import sys
 import tempfile
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -390,43 +391,98 @@ def stats(state: State, as_json: bool) -> None:
     type=click.Path(path_type=Path, dir_okay=False),
     help="Write the questions missed at 1 to this JSONL file.",
 )
+@click.option("--compare", is_flag=True, help="Also measure the four hand-built references.")
+@click.option(
+    "--distractors",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="A JSONL corpus: ask again with it imported, and print the abstention curve.",
+)
 @click.pass_obj
-def eval_(state: State, directory: Path, as_json: bool, failures: Path | None) -> None:
+def eval_(
+    state: State,
+    directory: Path,
+    as_json: bool,
+    failures: Path | None,
+    compare: bool,
+    distractors: Path | None,
+) -> None:
     """Measure answer quality on a question set (articles.jsonl + questions.jsonl)."""
-    from index.evaluation import evaluate
+    from index.evaluation import abstention_curve, compare_references, distractor_run, evaluate
 
     def action() -> None:
+        started = time.perf_counter()
+        data: dict[str, object] = {}
         with tempfile.TemporaryDirectory(prefix="citebot-eval-") as tmp:
             service = state.settings.open_service(Path(tmp))
             try:
                 with progress_bar("Evaluating", 0, unit="question") as update:
                     report = evaluate(service, directory, progress=update)
+                data = report.to_json()
+                data["model"] = service.embedder.name
+                if compare:
+                    refs = compare_references(service, directory)
+                    data["references"] = [r.to_json() for r in refs]
+                if distractors is not None:
+                    mixed, unanswerable = distractor_run(service, directory, distractors)
+                    data["with_distractors"] = mixed.to_json()
+                    thresholds = [round(0.2 + 0.025 * i, 3) for i in range(17)]
+                    data["abstention"] = abstention_curve(report.outcomes, unanswerable, thresholds)
+                    data["min_relevance"] = service.answer_settings.min_relevance
             finally:
                 service.close()
+        data["seconds"] = round(time.perf_counter() - started, 1)
         if failures is not None:
             with failures.open("w", encoding="utf-8") as out:
                 for row in report.failures:
                     out.write(json.dumps(row, ensure_ascii=False) + "\n")
-        data = report.to_json()
         if as_json:
             emit_json(data)
-            return
-        click.echo(
-            f"{data['articles']} articles imported in {data['ingest_seconds']} s; "
-            f"model {service.embedder.name}"
-        )
-        header = f"{'':14}{'questions':>10}{'hit@1':>8}{'hit@3':>8}{'answered':>10}"
-        click.echo(header + f"{'chars':>8}{'p50 ms':>9}{'p95 ms':>9}")
-        for name in ("all", "tuning_half", "held_out_half"):
-            f = data[name]
-            assert isinstance(f, dict)
-            click.echo(
-                f"{name:14}{f['questions']:>10}{f['hit@1']:>8.3f}{f['hit@3']:>8.3f}"
-                f"{f['answered']:>10.3f}{f['mean_chars']:>8.0f}{f['p50_ms']:>9.1f}"
-                f"{f['p95_ms']:>9.1f}"
-            )
+        else:
+            print_eval(data)
 
     _run(action)
+
+
+def print_eval(data: dict[str, Any]) -> None:
+    """The evaluation as tables."""
+    click.echo(
+        f"{data['articles']} articles imported in {data['ingest_seconds']} s; model {data['model']}"
+    )
+    header = f"{'':16}{'questions':>10}{'hit@1':>8}{'hit@3':>8}{'answered':>10}"
+    click.echo(header + f"{'chars':>8}{'p50 ms':>9}{'p95 ms':>9}")
+    rows = [("all", data["all"]), ("tuning half", data["tuning_half"])]
+    rows.append(("held-out half", data["held_out_half"]))
+    if "with_distractors" in data:
+        rows.append(("+ distractors", data["with_distractors"]["all"]))
+    for name, f in rows:
+        click.echo(
+            f"{name:16}{f['questions']:>10}{f['hit@1']:>8.3f}{f['hit@3']:>8.3f}"
+            f"{f['answered']:>10.3f}{f['mean_chars']:>8.0f}{f['p50_ms']:>9.1f}"
+            f"{f['p95_ms']:>9.1f}"
+        )
+    if "references" in data:
+        click.echo()
+        click.echo(f"{'approach':34}{'hit@1':>8}{'hit@3':>8}{'held-out@1':>12}{'chars':>8}")
+        f = data["all"]
+        click.echo(
+            f"{'citebot':34}{f['hit@1']:>8.3f}{f['hit@3']:>8.3f}"
+            f"{data['held_out_half']['hit@1']:>12.3f}{f['mean_chars']:>8.0f}"
+        )
+        for r in data["references"]:
+            click.echo(
+                f"{r['approach']:34}{r['hit@1']:>8.3f}{r['hit@3']:>8.3f}"
+                f"{r['held_out_hit@1']:>12.3f}{r['mean_chars']:>8.0f}"
+            )
+    if "abstention" in data:
+        click.echo()
+        click.echo(f"abstention curve (default threshold {data['min_relevance']}):")
+        click.echo(f"{'threshold':>10}{'answered':>10}{'hit@1':>8}{'not found (unanswerable)':>26}")
+        for point in data["abstention"]:
+            click.echo(
+                f"{point['threshold']:>10.3f}{point['answered']:>10.3f}{point['hit@1']:>8.3f}"
+                f"{point['not_found_when_unanswerable']:>26.3f}"
+            )
+    click.echo(f"\n{data['seconds']} s in all")
 
 
 @main.command()

@@ -56,8 +56,14 @@ class Settings(BaseSettings):
         default=8, ge=1, le=200, description="Candidate articles scored per question."
     )
     dense_weight: float = Field(default=1.0, ge=0, description="Weight of sentence similarity.")
-    context_weight: float = Field(default=0.0, ge=0, description="Weight of chunk similarity.")
-    keyword_weight: float = Field(default=0.3, ge=0, description="Weight of BM25.")
+    context_weight: float = Field(default=0.88, ge=0, description="Weight of chunk similarity.")
+    keyword_weight: float = Field(default=0.0, ge=0, description="Weight of BM25.")
+    overlap_weight: float = Field(
+        default=0.93, ge=0, description="Weight of the share of question words in a sentence."
+    )
+    cue_weight: float = Field(
+        default=0.23, ge=0, description="Weight of answer-type cues (numbers, dates, names)."
+    )
     min_relevance: float = Field(
         default=0.37,
         ge=-1,
@@ -69,7 +75,7 @@ class Settings(BaseSettings):
         default=400, ge=50, le=4000, description="Most characters quoted per answer."
     )
     quote_margin: float = Field(
-        default=0.05, ge=0, le=1, description="How close to the best score a further quote must be."
+        default=0.6, ge=0, le=2, description="How close to the best score a further quote must be."
     )
     max_article_chars: int = Field(
         default=2_000_000, ge=1000, description="Longest article text accepted."
@@ -112,6 +118,8 @@ class Settings(BaseSettings):
                 dense_weight=self.dense_weight,
                 context_weight=self.context_weight,
                 keyword_weight=self.keyword_weight,
+                overlap_weight=self.overlap_weight,
+                cue_weight=self.cue_weight,
             ),
             answers=AnswerSettings(
                 min_relevance=self.min_relevance,

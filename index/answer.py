@@ -25,7 +25,7 @@ class AnswerSettings:
     min_relevance: float = 0.37
     max_citations: int = 3
     max_chars: int = 400
-    margin: float = 0.05
+    margin: float = 0.6
     closest: int = 3
 
 

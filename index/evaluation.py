@@ -80,6 +80,7 @@ class Report:
     articles: int
     ingest_seconds: float
     failures: list[dict[str, object]]
+    outcomes: list[tuple[float, bool]] = field(default_factory=list)  # (relevance, hit@1)
 
     def to_json(self) -> dict[str, object]:
         """Everything as one JSON object."""
@@ -122,6 +123,7 @@ def evaluate(
         hit1 = is_hit(answer, gold, q.answers, 1)
         hit3 = is_hit(answer, gold, q.answers, 3)
         report.overall.add(hit1, hit3, answer, latency)
+        report.outcomes.append((answer.score, hit1))
         half = report.held_out if q.article_id in held_out else report.tuning
         half.add(hit1, hit3, answer, latency)
         if not hit1:
@@ -131,3 +133,107 @@ def evaluate(
         if progress:
             progress(done, len(questions))
     return report
+
+
+@dataclass(slots=True)
+class Reference:
+    """A reference approach's figures on all questions and on the held-out half."""
+
+    name: str
+    hit1: list[int] = field(default_factory=lambda: [0, 0])  # all, held-out
+    hit3: list[int] = field(default_factory=lambda: [0, 0])
+    chars: int = 0
+    questions: list[int] = field(default_factory=lambda: [0, 0])
+
+    def to_json(self) -> dict[str, object]:
+        """Rates for all questions and the held-out half, and mean characters cited."""
+        n, h = max(self.questions[0], 1), max(self.questions[1], 1)
+        return {
+            "approach": self.name,
+            "hit@1": round(self.hit1[0] / n, 4),
+            "hit@3": round(self.hit3[0] / n, 4),
+            "held_out_hit@1": round(self.hit1[1] / h, 4),
+            "mean_chars": round(self.chars / n, 1),
+        }
+
+
+def compare_references(service: Service, directory: Path) -> list[Reference]:
+    """The four hand-built approaches of ``../shared/README.md``, same model and data."""
+    from index.baselines import DenseRanker, KeywordRanker, char_chunks, fuse, sentence_units
+
+    articles = read_jsonl(directory / "articles.jsonl", EvalArticle)
+    questions = read_jsonl(directory / "questions.jsonl", EvalQuestion)
+    held_out = {a.id for i, a in enumerate(articles) if i % 2}
+    texts = [(a.id, a.text) for a in articles]
+    sentences = sentence_units(texts)
+    chunks = char_chunks(texts)
+    embedder = service.embedder
+    dense = DenseRanker(embedder, sentences)
+    keyword = KeywordRanker(sentences)
+    chunked = DenseRanker(embedder, chunks)
+    vectors = embedder.embed_queries([q.question for q in questions])
+    refs = [
+        Reference("sentence embeddings + FAISS"),
+        Reference("BM25 over sentences"),
+        Reference("reciprocal-rank fusion of both"),
+        Reference("1000-char chunks, 200 overlap"),
+    ]
+    for q, vector in zip(questions, vectors, strict=True):
+        by_dense = dense.rank(vector, 50)
+        by_keyword = keyword.rank(q.question, 50)
+        rankings = [
+            (sentences, by_dense),
+            (sentences, by_keyword),
+            (sentences, fuse([by_dense, by_keyword], 50)),
+            (chunks, chunked.rank(vector, 3)),
+        ]
+        gold = [_norm(a) for a in q.answers]
+        half = int(q.article_id in held_out)
+        for ref, (units, ranking) in zip(refs, rankings, strict=True):
+            hits = [
+                units[i].article == q.article_id and any(g in _norm(units[i].text) for g in gold)
+                for i in ranking[:3]
+            ]
+            for slot in {0, half}:
+                ref.questions[slot] += 1
+                ref.hit1[slot] += bool(hits[:1] and hits[0])
+                ref.hit3[slot] += any(hits)
+            ref.chars += len(units[ranking[0]].text) if ranking else 0
+    return refs
+
+
+def distractor_run(
+    service: Service, directory: Path, corpus: Path, scope: str = "eval"
+) -> tuple[Report, list[float]]:
+    """Ask again with ``corpus`` imported beside the articles; and ask of the corpus alone.
+
+    Returns the report with distractors, and the relevance of every question asked of the
+    corpus alone (which cannot answer them): the "not found" side of the abstention curve.
+    """
+    from index.formats import ImportArticle
+
+    rows = read_jsonl(corpus, ImportArticle)
+    service.add_many("distractors", (ArticleInput(r.text, title=r.title, url=r.url) for r in rows))
+    questions = read_jsonl(directory / "questions.jsonl", EvalQuestion)
+    unanswerable = [service.ask("distractors", q.question).score for q in questions]
+    service.store.copy_scope("distractors", scope)
+    report = evaluate(service, directory, scope)
+    return report, unanswerable
+
+
+def abstention_curve(
+    answerable: list[tuple[float, bool]], unanswerable: list[float], thresholds: list[float]
+) -> list[dict[str, float]]:
+    """For each threshold: answered share and hit@1 on answerable, not-found share on the rest."""
+    curve = []
+    n, m = max(len(answerable), 1), max(len(unanswerable), 1)
+    for t in thresholds:
+        curve.append(
+            {
+                "threshold": t,
+                "answered": round(sum(s >= t for s, _ in answerable) / n, 4),
+                "hit@1": round(sum(h for s, h in answerable if s >= t) / n, 4),
+                "not_found_when_unanswerable": round(sum(s < t for s in unanswerable) / m, 4),
+            }
+        )
+    return curve

@@ -7,20 +7,32 @@ it reflects.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 import bm25s
 import numpy as np
 import numpy.typing as npt
 import Stemmer
+from bm25s.stopwords import STOPWORDS_EN
 
-_STEMMER = Stemmer.Stemmer("english")
+STEMMER = Stemmer.Stemmer("english")
+
+
+_TERM = re.compile(r"(?u)\b\w\w+\b")
+_STOP_WORDS = frozenset(STOPWORDS_EN)
+
+
+def terms(text: str) -> set[str]:
+    """The distinct stemmed content words of a text, as BM25 sees them (fast, no vocabulary)."""
+    words = [w for w in _TERM.findall(text.lower()) if w not in _STOP_WORDS]
+    return set(STEMMER.stemWords(words))
 
 
 def tokenize(texts: Sequence[str]) -> list[list[str]]:
     """Lower-cased, stemmed word tokens without English stop words."""
     tokens: list[list[str]] = bm25s.tokenize(
-        list(texts), stopwords="en", stemmer=_STEMMER, return_ids=False, show_progress=False
+        list(texts), stopwords="en", stemmer=STEMMER, return_ids=False, show_progress=False
     )
     return tokens
 
@@ -37,7 +49,7 @@ class KeywordIndex:
         if len(texts):
             self._bm25 = bm25s.BM25()
             self._bm25.index(
-                bm25s.tokenize(list(texts), stopwords="en", stemmer=_STEMMER, show_progress=False),
+                bm25s.tokenize(list(texts), stopwords="en", stemmer=STEMMER, show_progress=False),
                 show_progress=False,
             )
 

@@ -6,12 +6,17 @@ Second, every sentence of those articles is scored on three signals:
 
 * ``dense``: cosine between the question and the sentence's contextual vector;
 * ``context``: the best cosine between the question and a chunk that holds the sentence;
-* ``keyword``: the sentence's BM25 score, divided by the best BM25 score among candidates.
+* ``keyword``: the sentence's BM25 score, divided by the best BM25 score among candidates;
+* ``overlap``: the share of the question's content words (stemmed) the sentence contains;
+* ``cue``: how many of the answer types the question wants the sentence shows (a number for
+  "how many", a year or date for "when", a name for "who"; see ``index.cues``).
 
-The score is their weighted sum. ``relevance`` is the dense cosine of the best-ranked
-sentence: an absolute figure (BM25 is only relative among candidates) that the answer compares
-with the "not found" threshold. Measured on xquad-en questions asked of news articles, it
-separates answerable from unanswerable questions better than the best chunk cosine.
+The score is their weighted sum; the default weights were learned on the tuning half of
+xquad-en with a pairwise logistic regression (``benchmarks/learn_weights.py``).
+``relevance`` is the dense cosine of the best-ranked sentence: an absolute figure (BM25 is
+only relative among candidates) that the answer compares with the "not found" threshold.
+Measured on xquad-en questions asked of news articles, it separates answerable from
+unanswerable questions better than the best chunk cosine.
 """
 
 from __future__ import annotations
@@ -22,7 +27,8 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from index.keywords import KeywordIndex
+from index.cues import QuestionType
+from index.keywords import KeywordIndex, terms
 from index.models import Article
 from index.store import SentenceRow, Store
 from index.vectors import VectorIndex
@@ -36,8 +42,10 @@ class RetrievalSettings:
     keyword_k: int = 20
     max_articles: int = 8
     dense_weight: float = 1.0
-    context_weight: float = 0.0
-    keyword_weight: float = 0.3
+    context_weight: float = 0.88
+    keyword_weight: float = 0.0
+    overlap_weight: float = 0.93
+    cue_weight: float = 0.23
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +56,8 @@ class Candidate:
     dense: float
     context: float
     keyword: float
+    overlap: float
+    cue: float
     score: float
 
 
@@ -110,10 +120,11 @@ class Retriever:
                     pks.append(pk)
         if not pks:
             return Ranking((), {}, (), 0.0)
-        return self._score(pks, vector, bm25, keywords, article_best)
+        return self._score(question, pks, vector, bm25, keywords, article_best)
 
     def _score(
         self,
+        question: str,
         pks: Sequence[int],
         vector: npt.NDArray[np.float32],
         bm25: npt.NDArray[np.float32],
@@ -138,10 +149,19 @@ class Retriever:
         keyword = np.array([keywords.score_of(bm25, s.id) for s in sentences], dtype=np.float32)
         if keyword.max(initial=0.0) > 0:
             keyword /= keyword.max()
+        wanted = terms(question)
+        overlap = np.array(
+            [len(wanted & terms(s.text)) / len(wanted) if wanted else 0.0 for s in sentences],
+            dtype=np.float32,
+        )
+        kind = QuestionType.of(question)
+        cue = np.array([kind.matches(s.text) for s in sentences], dtype=np.float32)
         total = (
             settings.dense_weight * dense
             + settings.context_weight * context
             + settings.keyword_weight * keyword
+            + settings.overlap_weight * overlap
+            + settings.cue_weight * cue
         )
         order = np.argsort(-total, kind="stable")
         candidates = tuple(
@@ -150,6 +170,8 @@ class Retriever:
                 dense=float(dense[i]),
                 context=float(context[i]),
                 keyword=float(keyword[i]),
+                overlap=float(overlap[i]),
+                cue=float(cue[i]),
                 score=float(total[i]),
             )
             for i in order

@@ -469,6 +469,46 @@ class Store:
                     (scope, channel_id),
                 )
 
+    def copy_scope(self, source: str, target: str) -> int:
+        """Copy every article of ``source`` (sentences, chunks, vectors) into ``target``.
+
+        Articles whose id ``target`` already holds are skipped; returns how many were copied.
+        """
+        copied = 0
+        with self.transaction() as db:
+            pks = [r[0] for r in db.execute("SELECT pk FROM articles WHERE scope = ?", (source,))]
+            for pk in pks:
+                cursor = db.execute(
+                    "INSERT OR IGNORE INTO articles (scope, article_id, title, url, author, "
+                    "published, added_by, added_at, text, content_hash, site, canonical_url) "
+                    "SELECT ?, article_id, title, url, author, published, added_by, added_at, "
+                    "text, content_hash, site, canonical_url FROM articles WHERE pk = ?",
+                    (target, pk),
+                )
+                if not cursor.rowcount:
+                    continue
+                new = cursor.lastrowid
+                db.execute(
+                    "INSERT INTO sentences (article_pk, position, paragraph, start, end, vector) "
+                    "SELECT ?, position, paragraph, start, end, vector FROM sentences "
+                    "WHERE article_pk = ?",
+                    (new, pk),
+                )
+                db.execute(
+                    "INSERT INTO chunks (article_pk, scope, first_sentence, last_sentence, start, "
+                    "end, tokens, vector) SELECT ?, ?, first_sentence, last_sentence, start, end, "
+                    "tokens, vector FROM chunks WHERE article_pk = ? ORDER BY id",
+                    (new, target, pk),
+                )
+                copied += 1
+            model = db.execute(
+                "SELECT model, dimension FROM scopes WHERE scope = ?", (source,)
+            ).fetchone()
+            if model and model[0] is not None:
+                self.set_scope_model(db, target, model[0], model[1])
+            self._bump(db, target)
+        return copied
+
     def purge(self, scope: str) -> int:
         """Delete every article of the scope; returns how many there were."""
         with self.transaction() as db:

@@ -39,6 +39,7 @@ def test_xquad_hit_at_1_beats_the_baselines(real_service: Service, shared_data: 
     report = evaluate(real_service, shared_data / "qa" / "xquad-en")
     figures = report.overall.to_json()
     assert figures["questions"] == 1190
-    assert figures["hit@1"] >= 0.77  # best hand-built sentence retriever: 0.758
+    assert figures["hit@1"] >= 0.83  # best hand-built sentence retriever: 0.758
+    assert figures["hit@3"] >= 0.86
     assert figures["mean_chars"] <= 400
     assert figures["answered"] >= 0.95
