@@ -12,12 +12,14 @@ from __future__ import annotations
 import statistics
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from index.answer import compose
 from index.errors import InvalidInput
 from index.formats import EvalArticle, EvalQuestion, read_jsonl
 from index.models import Answer
+from index.retrieval import Ranking
 from index.service import ArticleInput, Service
 
 
@@ -113,26 +115,42 @@ def evaluate(
     ids = {a.id: r.article_id for a, r in zip(articles, results, strict=True)}
     held_out = {a.id for i, a in enumerate(articles) if i % 2}
     report = Report(Figures(), Figures(), Figures(), len(articles), ingest, [])
-    for done, q in enumerate(questions, start=1):
-        if q.article_id not in ids:
-            raise InvalidInput(f"question {q.id} names the unknown article {q.article_id}")
-        t = time.perf_counter()
-        answer = service.ask(scope, q.question)
-        latency = time.perf_counter() - t
-        gold = ids[q.article_id]
-        hit1 = is_hit(answer, gold, q.answers, 1)
-        hit3 = is_hit(answer, gold, q.answers, 3)
-        report.overall.add(hit1, hit3, answer, latency)
-        report.outcomes.append((answer.score, hit1))
-        half = report.held_out if q.article_id in held_out else report.tuning
-        half.add(hit1, hit3, answer, latency)
-        if not hit1:
-            report.failures.append(
-                {"id": q.id, "question": q.question, "answers": q.answers, **answer.to_json()}
-            )
-        if progress:
-            progress(done, len(questions))
+    # Ask without abstaining, then apply the threshold here: the abstention curve needs to
+    # know whether a question the default threshold declines would have been answered right.
+    configured = service.answer_settings
+    threshold = configured.min_relevance
+    service.answer_settings = replace(configured, min_relevance=-1.0)
+    try:
+        for done, q in enumerate(questions, start=1):
+            if q.article_id not in ids:
+                raise InvalidInput(f"question {q.id} names the unknown article {q.article_id}")
+            t = time.perf_counter()
+            answer = service.ask(scope, q.question)
+            latency = time.perf_counter() - t
+            gold = ids[q.article_id]
+            report.outcomes.append((answer.score, is_hit(answer, gold, q.answers, 1)))
+            if answer.score < threshold:
+                answer = compose(q.question, Ranking((), {}, (), answer.score), configured)
+            _count(report, q, answer, gold, latency, q.article_id in held_out)
+            if progress:
+                progress(done, len(questions))
+    finally:
+        service.answer_settings = configured
     return report
+
+
+def _count(  # one question's outcome, into the overall figures and its half
+    report: Report, q: EvalQuestion, answer: Answer, gold: str, latency: float, held: bool
+) -> None:
+    hit1 = is_hit(answer, gold, q.answers, 1)
+    hit3 = is_hit(answer, gold, q.answers, 3)
+    report.overall.add(hit1, hit3, answer, latency)
+    half = report.held_out if held else report.tuning
+    half.add(hit1, hit3, answer, latency)
+    if not hit1:
+        report.failures.append(
+            {"id": q.id, "question": q.question, "answers": q.answers, **answer.to_json()}
+        )
 
 
 @dataclass(slots=True)
