@@ -357,17 +357,7 @@ class Store:
     def _insert(
         self, db: sqlite3.Connection, scope: str, new: NewArticle
     ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
-        old = [
-            int(r[0])
-            for r in db.execute(
-                "SELECT c.id FROM chunks c JOIN articles a ON a.pk = c.article_pk "
-                "WHERE a.scope = ? AND a.article_id = ?",
-                (scope, new.article_id),
-            )
-        ]
-        db.execute(
-            "DELETE FROM articles WHERE scope = ? AND article_id = ?", (scope, new.article_id)
-        )
+        old = self._delete(db, scope, new.article_id)
         cursor = db.execute(
             "INSERT INTO articles (scope, article_id, title, url, author, published, "
             "added_by, added_at, text, content_hash, site, canonical_url) "
@@ -408,7 +398,21 @@ class Store:
             int(r[0])
             for r in db.execute("SELECT id FROM chunks WHERE article_pk = ? ORDER BY id", (pk,))
         ]
-        return np.array(old, dtype=np.int64), np.array(added, dtype=np.int64)
+        return old, np.array(added, dtype=np.int64)
+
+    @staticmethod
+    def _delete(db: sqlite3.Connection, scope: str, article_id: str) -> npt.NDArray[np.int64]:
+        """Delete an article (cascading to its rows); returns the ids of its chunks."""
+        old = [
+            int(r[0])
+            for r in db.execute(
+                "SELECT c.id FROM chunks c JOIN articles a ON a.pk = c.article_pk "
+                "WHERE a.scope = ? AND a.article_id = ?",
+                (scope, article_id),
+            )
+        ]
+        db.execute("DELETE FROM articles WHERE scope = ? AND article_id = ?", (scope, article_id))
+        return np.array(old, dtype=np.int64)
 
     def remove_article(self, scope: str, article_id: str) -> tuple[Article, npt.NDArray[np.int64]]:
         """Delete an article with its sentences, chunks and vectors.
@@ -421,20 +425,9 @@ class Store:
         """
         article = self.get_article(scope, article_id)
         with self.transaction() as db:
-            old = [
-                int(r[0])
-                for r in db.execute(
-                    "SELECT c.id FROM chunks c JOIN articles a ON a.pk = c.article_pk "
-                    "WHERE a.scope = ? AND a.article_id = ?",
-                    (scope, article.article_id),
-                )
-            ]
-            db.execute(
-                "DELETE FROM articles WHERE scope = ? AND article_id = ?",
-                (scope, article.article_id),
-            )
+            old = self._delete(db, scope, article.article_id)
             self._bump(db, scope)
-        return article, np.array(old, dtype=np.int64)
+        return article, old
 
     def search_articles(self, scope: str, query: str, limit: int) -> list[Article]:
         """Articles whose title, id or URL contains ``query`` (any case), newest first."""
