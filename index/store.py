@@ -289,9 +289,13 @@ class Store:
         Raises:
             NotFoundError: No article, or more than one, matches in this scope.
         """
+        return self._resolve(scope, article_id)[1]
+
+    def _resolve(self, scope: str, article_id: str) -> tuple[int, Article]:
+        """The primary key and article for an id or unique id prefix (see ``get_article``)."""
         found = self.find_article(scope, article_id)
         if found:
-            return found[1]
+            return found
         if len(article_id) >= 4:
             rows = self._query(
                 f"SELECT {_ARTICLE_COLUMNS} FROM articles a "
@@ -299,7 +303,7 @@ class Store:
                 (scope, article_id.replace("\\", "\\\\").replace("%", "\\%") + "%"),
             )
             if len(rows) == 1:
-                return _article(rows[0])[1]
+                return _article(rows[0])
         raise NotFoundError(f"no article with id {article_id!r} here")
 
     def find_by_hash(self, scope: str, content_hash: str) -> Article | None:
@@ -612,11 +616,4 @@ class Store:
         Raises:
             NotFoundError: No such article.
         """
-        article = self.get_article(scope, article_id)
-        found = self.find_article(scope, article.article_id)
-        assert found is not None
-        return found[0]
-
-    def scopes(self) -> list[str]:
-        """Every scope that has articles."""
-        return [str(r[0]) for r in self._query("SELECT DISTINCT scope FROM articles ORDER BY 1")]
+        return self._resolve(scope, article_id)[0]
