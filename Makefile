@@ -8,7 +8,7 @@ SHARED ?= ../shared
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: install run test check lint format eval bench-extract clean
+.PHONY: install run test check lint format eval bench bench-quick bench-extract clean
 
 # torch goes in first, pinned: an unpinned torch pulls a multi-gigabyte CUDA build.
 $(STAMP): pyproject.toml
@@ -35,11 +35,22 @@ format: $(STAMP)
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-check: lint test
+check: lint test bench-quick
 
 eval: $(STAMP)
 	$(BIN)/citebot eval $(SHARED)/data/qa/xquad-en --compare \
 		--distractors $(SHARED)/data/corpus/cnn-dailymail-1000.jsonl
+
+# Speed and scale (benchmarks/speed.py). bench-quick: 150 articles, 100k vectors, part of
+# `make check`; it skips (and says so) when ../shared is not there.
+bench-quick: $(STAMP)
+	@if [ -f $(SHARED)/data/corpus/cnn-dailymail-1000.jsonl ]; then \
+		$(BIN)/python benchmarks/speed.py --quick --corpus $(SHARED)/data/corpus/cnn-dailymail-1000.jsonl; \
+	else echo "bench-quick skipped: $(SHARED)/data/corpus is not there"; fi
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/speed.py --corpus $(SHARED)/data/corpus/cnn-dailymail-1000.jsonl \
+		--qa $(SHARED)/data/qa/xquad-en
 
 bench-extract: $(STAMP)
 	$(BIN)/python benchmarks/extraction.py $(SHARED)/data/html/article-extraction-benchmark

@@ -6,7 +6,13 @@ others of the same question) on the TUNING half only (articles at even positions
 weights normalized to dense = 1 and hit@1 of the top sentence on both halves, so the held-out
 half stays unseen by the fit.
 
-Usage: python benchmarks/learn_weights.py [QA_DIR]
+With ``--abstention CORPUS`` it also fits the answerability model: the tuning half's questions
+asked of their own articles (answerable) and of CORPUS alone (not answerable), a logistic
+regression over ``index.retrieval.ANSWERABILITY_FEATURES``. It prints the weights to paste
+into ``ANSWERABILITY_WEIGHTS`` and, on both halves, the not-found rate and the hits lost at a
+few thresholds.
+
+Usage: python benchmarks/learn_weights.py [QA_DIR] [--abstention CORPUS]
 """
 
 from __future__ import annotations
@@ -18,7 +24,8 @@ from pathlib import Path
 import numpy as np
 
 from index.embedding import SentenceTransformerEmbedder
-from index.formats import EvalArticle, EvalQuestion, read_jsonl
+from index.formats import EvalArticle, EvalQuestion, ImportArticle, read_jsonl
+from index.retrieval import answerability
 from index.service import ArticleInput, Service
 
 FEATURES = ("dense", "context", "keyword", "overlap", "cue")
@@ -29,8 +36,59 @@ def norm(text: str) -> str:
     return " ".join(text.casefold().split())
 
 
+def fit_logistic(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """L2-regularized logistic regression on standardized features; raw weights + intercept."""
+    mean, std = x.mean(axis=0), x.std(axis=0) + 1e-9
+    z = np.c_[(x - mean) / std, np.ones(len(x))]
+    w = np.zeros(z.shape[1])
+    for _ in range(4000):
+        p = 1 / (1 + np.exp(-z @ w))
+        w -= 0.5 * (z.T @ (p - y) / len(y) + 1e-3 * w)
+    raw = w[:-1] / std
+    return np.r_[raw, w[-1] - (w[:-1] * mean / std).sum()]
+
+
+def learn_abstention(service: Service, questions: list, corpus: Path, answerable: list) -> None:
+    """Fit the answerability model; ``answerable`` holds (features, hit@1, held-out) rows."""
+    rows = read_jsonl(corpus, ImportArticle)
+    service.add_many("corpus", [ArticleInput(r.text, title=r.title) for r in rows])
+    index, keywords = service._index("corpus"), service._keyword_index("corpus")
+    vectors = service.embedder.embed_queries([q.question for q in questions])
+    negative = []
+    for q, vector in zip(questions, vectors, strict=True):
+        ranking = service.retriever.rank(q.question, vector, index, keywords)
+        negative.append(answerability(q.question, ranking.candidates))
+    pos = np.array([f for f, _, _ in answerable])
+    hit = np.array([h for _, h, _ in answerable])
+    held = np.array([h for _, _, h in answerable])
+    neg = np.array(negative)
+    x = np.r_[pos[~held], neg[~held]]
+    y = np.r_[np.ones((~held).sum()), np.zeros((~held).sum())]
+    weights = fit_logistic(x, y)
+    print("answerability weights:", tuple(round(float(w), 3) for w in weights))
+
+    def prob(features: np.ndarray) -> np.ndarray:
+        return 1 / (1 + np.exp(-(features @ weights[:-1] + weights[-1])))
+
+    p_pos, p_neg = prob(pos), prob(neg)
+    for threshold in (0.2, 0.25, 0.3, 0.32, 0.35, 0.4):
+        kept = p_pos >= threshold
+        for half, name in ((False, "tuning"), (True, "held-out")):
+            print(
+                f"  threshold {threshold:.2f} {name:8}: not found when unanswerable "
+                f"{(p_neg[held == half] < threshold).mean():.3f}, hits lost "
+                f"{(hit & ~kept)[held == half].mean():.3f}"
+            )
+
+
 def main() -> None:
-    directory = Path(sys.argv[1]) if len(sys.argv) > 1 else DEFAULT_DIR
+    args = sys.argv[1:]
+    corpus = None
+    if "--abstention" in args:
+        at = args.index("--abstention")
+        corpus = Path(args[at + 1])
+        del args[at : at + 2]
+    directory = Path(args[0]) if args else DEFAULT_DIR
     articles = read_jsonl(directory / "articles.jsonl", EvalArticle)
     questions = read_jsonl(directory / "questions.jsonl", EvalQuestion)
     held_out = {a.id for i, a in enumerate(articles) if i % 2}
@@ -40,7 +98,7 @@ def main() -> None:
         ids = {a.id: r.article_id for a, r in zip(articles, results, strict=True)}
         index, keywords = service._index("t"), service._keyword_index("t")
         vectors = service.embedder.embed_queries([q.question for q in questions])
-        data = []
+        data, answerable = [], []
         for q, vector in zip(questions, vectors, strict=True):
             ranking = service.retriever.rank(q.question, vector, index, keywords)
             top = ranking.candidates[:80]
@@ -54,6 +112,10 @@ def main() -> None:
                 ]
             )
             data.append((x, y, q.article_id in held_out))
+            features = answerability(q.question, ranking.candidates)
+            answerable.append((features, bool(y[0]), q.article_id in held_out))
+        if corpus is not None:
+            learn_abstention(service, questions, corpus, answerable)
         service.close()
     pairs = []
     for x, y, held in data:

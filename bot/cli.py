@@ -425,7 +425,9 @@ def eval_(
                 if distractors is not None:
                     mixed, unanswerable = distractor_run(service, directory, distractors)
                     data["with_distractors"] = mixed.to_json()
-                    thresholds = [round(0.2 + 0.025 * i, 3) for i in range(17)]
+                    default = service.answer_settings.min_relevance
+                    grid = [0.0] + [round(0.1 + 0.025 * i, 3) for i in range(21)]
+                    thresholds = sorted({*grid, default})
                     data["abstention"] = abstention_curve(report.outcomes, unanswerable, thresholds)
                     data["min_relevance"] = service.answer_settings.min_relevance
             finally:

@@ -41,11 +41,16 @@ class Settings(BaseSettings):
         default=None,
         description="Local sentence-transformers model folder; empty for the bundled MiniLM.",
     )
-    embedder: Literal["model", "hash"] = Field(
+    embedder: Literal["model", "int8", "hash"] = Field(
         default="model",
-        description="`model` (sentence-transformers) or `hash` (no model, for quick trials).",
+        description=(
+            "`model` (sentence-transformers), `int8` (the same model quantized to int8 at load: "
+            "faster, slightly different vectors) or `hash` (no model, for quick trials)."
+        ),
     )
-    batch_size: int = Field(default=32, ge=1, le=1024, description="Chunks per encoder pass.")
+    batch_size: int = Field(
+        default=8, ge=1, le=1024, description="Passages per encoder forward pass."
+    )
     chunk_sentences: int = Field(default=3, ge=1, le=50, description="Most sentences per chunk.")
     chunk_overlap: int = Field(
         default=1, ge=0, le=49, description="Sentences shared by consecutive chunks."
@@ -56,26 +61,32 @@ class Settings(BaseSettings):
         default=8, ge=1, le=200, description="Candidate articles scored per question."
     )
     dense_weight: float = Field(default=1.0, ge=0, description="Weight of sentence similarity.")
-    context_weight: float = Field(default=0.88, ge=0, description="Weight of chunk similarity.")
-    keyword_weight: float = Field(default=0.0, ge=0, description="Weight of BM25.")
+    context_weight: float = Field(default=1.08, ge=0, description="Weight of chunk similarity.")
+    keyword_weight: float = Field(default=0.57, ge=0, description="Weight of BM25.")
     overlap_weight: float = Field(
-        default=0.93, ge=0, description="Weight of the share of question words in a sentence."
+        default=0.34, ge=0, description="Weight of the share of question words in a sentence."
     )
     cue_weight: float = Field(
-        default=0.23, ge=0, description="Weight of answer-type cues (numbers, dates, names)."
+        default=0.33, ge=0, description="Weight of answer-type cues (numbers, dates, names)."
     )
     min_relevance: float = Field(
-        default=0.37,
-        ge=-1,
+        default=0.35,
+        ge=0,
         le=1,
-        description="Cosine of the best sentence below which the answer is 'not found'.",
+        description="Confidence (0-1) that the articles answer, below which: 'not found'.",
     )
     max_citations: int = Field(default=3, ge=1, le=10, description="Most quotes per answer.")
     max_quote_chars: int = Field(
-        default=400, ge=50, le=4000, description="Most characters quoted per answer."
+        default=800, ge=50, le=4000, description="Most characters quoted per answer."
     )
     quote_margin: float = Field(
-        default=0.6, ge=0, le=2, description="How close to the best score a further quote must be."
+        default=0.8, ge=0, le=2, description="How close to the best score a further quote must be."
+    )
+    quote_doubt: float = Field(
+        default=0.5,
+        ge=0,
+        le=2,
+        description="Quote more than one sentence only when the runner-up is this close.",
     )
     max_article_chars: int = Field(
         default=2_000_000, ge=1000, description="Longest article text accepted."
@@ -104,7 +115,9 @@ class Settings(BaseSettings):
         """The configured embedder (nothing is loaded yet)."""
         if self.embedder == "hash":
             return HashEmbedder()
-        return SentenceTransformerEmbedder(self.model_path, batch_size=self.batch_size)
+        return SentenceTransformerEmbedder(
+            self.model_path, batch_size=self.batch_size, int8=self.embedder == "int8"
+        )
 
     def open_service(self, data_dir: Path | None = None) -> Service:
         """The retrieval core over the configured (or given) data directory."""
@@ -126,6 +139,7 @@ class Settings(BaseSettings):
                 max_citations=self.max_citations,
                 max_chars=self.max_quote_chars,
                 margin=self.quote_margin,
+                doubt=self.quote_doubt,
             ),
             chunk_sentences=self.chunk_sentences,
             chunk_overlap=min(self.chunk_overlap, self.chunk_sentences - 1),

@@ -1,10 +1,11 @@
 """Ranked sentences to an answer: verbatim quotes with numbered citations, or "not found".
 
 Rules:
-    * The best sentence is always quoted when the question is relevant enough (the cosine
-      between question and best sentence reaches ``min_relevance``); otherwise the answer is
-      an honest "not found" that names the closest articles.
-    * Up to ``max_citations`` sentences are quoted: a further sentence only when its score is
+    * The best sentence is always quoted when the articles likely answer (the retrieval's
+      confidence reaches ``min_relevance``); otherwise the answer is an honest "not found"
+      that names the closest articles.
+    * A clear winner is quoted alone. When the runner-up scores within ``doubt`` of the best,
+      up to ``max_citations`` sentences are quoted: each further one only when its score is
       within ``margin`` of the best and the quotes stay within ``max_chars`` in all.
     * Sentences that are adjacent in one article are merged into one quote, which is the exact
       stored text from the first sentence's start to the last one's end.
@@ -22,10 +23,11 @@ from index.retrieval import Candidate, Ranking
 class AnswerSettings:
     """Knobs of answer composition."""
 
-    min_relevance: float = 0.37
+    min_relevance: float = 0.35
     max_citations: int = 3
-    max_chars: int = 400
-    margin: float = 0.6
+    max_chars: int = 800
+    margin: float = 0.8
+    doubt: float = 0.5
     closest: int = 3
 
 
@@ -75,6 +77,8 @@ def _choose(candidates: tuple[Candidate, ...], settings: AnswerSettings) -> list
     chosen = [best]
     used = len(best.sentence.text)
     seen = {best.sentence.text}
+    if len(candidates) < 2 or candidates[1].score < best.score - settings.doubt:
+        return chosen
     for candidate in candidates[1:]:
         if len(chosen) >= settings.max_citations or candidate.score < best.score - settings.margin:
             break

@@ -11,11 +11,13 @@ bag-of-words embedder for tests and for trying citebot without the model.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import logging
 import os
 import re
 import threading
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, cast
@@ -29,6 +31,7 @@ if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
 
 log = logging.getLogger(__name__)
+_SLICE = 32  # passages per encoder call while embedding (about a second on 2 cores)
 
 Vectors = npt.NDArray[np.float32]
 Span = tuple[int, int]
@@ -106,17 +109,29 @@ def default_model_path() -> Path:
 class SentenceTransformerEmbedder:
     """A sentence-transformers model loaded from a local folder, never from a hub."""
 
-    def __init__(self, model_path: Path | None = None, batch_size: int = 32) -> None:
+    def __init__(
+        self, model_path: Path | None = None, batch_size: int = 8, int8: bool = False
+    ) -> None:
         """Remember where the model is; nothing is loaded until first use.
 
         Args:
             model_path: A local sentence-transformers model folder; None for the bundled one.
             batch_size: Passages encoded per forward pass.
+            int8: Quantize the model's linear layers to int8 (per channel, dynamic) when it
+                loads: about 2x faster on a CPU, with slightly different vectors.
         """
         self._path = model_path
         self._batch_size = batch_size
+        self._int8 = int8
         self._model: SentenceTransformer | None = None
         self._lock = threading.Lock()
+        # Hugging Face fast tokenizers are not safe to call from two threads at once (each
+        # call reconfigures padding and truncation), and ingest splits text in a helper
+        # thread while another thread encodes: encoding holds ``_encoding``, and splitting
+        # uses a tokenizer of its own under ``_splitting``.
+        self._encoding = threading.Lock()
+        self._splitting = threading.Lock()
+        self._split_tokenizer: Any = None
 
     @property
     def path(self) -> Path:
@@ -125,10 +140,9 @@ class SentenceTransformerEmbedder:
 
     @property
     def name(self) -> str:
-        """The model folder's name, e.g. ``all-MiniLM-L6-v2``."""
-        if self._path is None:
-            return "all-MiniLM-L6-v2"
-        return self._path.resolve().name
+        """The model folder's name, e.g. ``all-MiniLM-L6-v2`` (``+int8`` when quantized)."""
+        name = "all-MiniLM-L6-v2" if self._path is None else self._path.resolve().name
+        return f"{name}+int8" if self._int8 else name
 
     def warm_up(self) -> None:
         """Load the model now rather than on first use."""
@@ -156,9 +170,10 @@ class SentenceTransformerEmbedder:
         transformers_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
 
         try:
-            return SentenceTransformer(str(path), device="cpu", local_files_only=True)
+            model = SentenceTransformer(str(path), device="cpu", local_files_only=True)
         except Exception as error:  # any loader failure means the same thing to the user
             raise ModelError(f"cannot load the embedding model from {path}: {error}") from error
+        return _quantize(model) if self._int8 else model
 
     @property
     def dimension(self) -> int:
@@ -180,20 +195,26 @@ class SentenceTransformerEmbedder:
         """Character spans of each text's word pieces, from the model's own tokenizer."""
         if not texts:
             return []
-        encoded = self.model.tokenizer(
-            list(texts), add_special_tokens=False, return_offsets_mapping=True, verbose=False
-        )
+        with self._splitting:
+            if self._split_tokenizer is None:
+                with self._encoding:
+                    self._split_tokenizer = copy.deepcopy(self.model.tokenizer)
+            encoded = self._split_tokenizer(
+                list(texts), add_special_tokens=False, return_offsets_mapping=True, verbose=False
+            )
         return [[(int(s), int(e)) for s, e in offsets] for offsets in encoded["offset_mapping"]]
 
     def embed_queries(self, texts: Sequence[str]) -> Vectors:
         """Encode questions."""
-        vectors = self.model.encode(
-            list(texts),
-            batch_size=self._batch_size,
-            convert_to_numpy=True,
-            normalize_embeddings=True,
-            show_progress_bar=False,
-        )
+        model = self.model
+        with self._encoding:
+            vectors = model.encode(
+                list(texts),
+                batch_size=self._batch_size,
+                convert_to_numpy=True,
+                normalize_embeddings=True,
+                show_progress_bar=False,
+            )
         return normalize(vectors)
 
     def embed_passages(
@@ -203,29 +224,57 @@ class SentenceTransformerEmbedder:
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32), []
         model = self.model
-        outputs = cast(
-            list[dict[str, Any]],
-            model.encode(
-                list(texts),
-                batch_size=self._batch_size,
-                output_value=None,
-                show_progress_bar=False,
-            ),
+        passages: list[Vectors] = []
+        pooled: list[Vectors] = []
+        # Encode in slices and release the lock between them, so a question asked meanwhile
+        # waits for one slice, not for the whole batch.
+        for first in range(0, len(texts), _SLICE):
+            part = list(texts[first : first + _SLICE])
+            with self._encoding:
+                outputs = cast(
+                    list[dict[str, Any]],
+                    model.encode(
+                        part,
+                        batch_size=self._batch_size,
+                        output_value=None,
+                        show_progress_bar=False,
+                    ),
+                )
+                offsets = model.tokenizer(
+                    part,
+                    return_offsets_mapping=True,
+                    truncation=True,
+                    max_length=model.max_seq_length,
+                    verbose=False,
+                )["offset_mapping"]
+            passages.extend(o["sentence_embedding"].float().numpy() for o in outputs)
+            for output, offs, text_spans in zip(
+                outputs, offsets, spans[first : first + _SLICE], strict=True
+            ):
+                # token embeddings come padded to their batch's longest input
+                tokens = output["token_embeddings"][: len(offs)].float().numpy()
+                pooled.append(_pool(tokens, [(int(a), int(b)) for a, b in offs], text_spans))
+        return normalize(np.stack(passages)), pooled
+
+
+def _quantize(model: SentenceTransformer) -> SentenceTransformer:
+    """The model with int8 linear layers (dynamic, per-channel weights) for CPU inference.
+
+    torch marks its eager-mode quantization API as deprecated in favour of torchao; it still
+    works in the pinned torch, so the warnings are silenced here rather than at every call.
+    """
+    import torch
+    from torch.ao import quantization
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        warnings.simplefilter("ignore", UserWarning)
+        quantized = quantization.quantize_dynamic(  # type: ignore[no-untyped-call]
+            model,
+            {torch.nn.Linear: quantization.per_channel_dynamic_qconfig},
+            dtype=torch.qint8,
         )
-        offsets = model.tokenizer(
-            list(texts),
-            return_offsets_mapping=True,
-            truncation=True,
-            max_length=model.max_seq_length,
-            verbose=False,
-        )["offset_mapping"]
-        passages = normalize(np.stack([o["sentence_embedding"].float().numpy() for o in outputs]))
-        pooled = []
-        for output, offs, text_spans in zip(outputs, offsets, spans, strict=True):
-            # token embeddings come padded to their batch's longest input
-            tokens = output["token_embeddings"][: len(offs)].float().numpy()
-            pooled.append(_pool(tokens, [(int(a), int(b)) for a, b in offs], text_spans))
-        return passages, pooled
+    return cast("SentenceTransformer", quantized)
 
 
 _WORD = re.compile(r"\w+", re.UNICODE)

@@ -235,6 +235,7 @@ def distractor_run(
     questions = read_jsonl(directory / "questions.jsonl", EvalQuestion)
     unanswerable = [service.ask("distractors", q.question).score for q in questions]
     service.store.copy_scope("distractors", scope)
+    service.reindex(scope)  # the copy changed the store behind the scope's open index
     report = evaluate(service, directory, scope)
     return report, unanswerable
 

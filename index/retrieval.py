@@ -13,19 +13,27 @@ Second, every sentence of those articles is scored on three signals:
 
 The score is their weighted sum; the default weights were learned on the tuning half of
 xquad-en with a pairwise logistic regression (``benchmarks/learn_weights.py``).
-``relevance`` is the dense cosine of the best-ranked sentence: an absolute figure (BM25 is
-only relative among candidates) that the answer compares with the "not found" threshold.
-Measured on xquad-en questions asked of news articles, it separates answerable from
-unanswerable questions better than the best chunk cosine.
+``relevance`` is the estimated probability that the best-ranked sentence answers at all,
+which the answer compares with the "not found" threshold. A logistic model combines five
+signals of the top sentence (``answerability``): its cosine and its chunk's, its score margin
+over the runner-up, and how much of the question's rare words it and its article's other top
+sentences contain. Rarity comes from general English word frequencies (``wordfreq``), not from
+the scope, so it means the same for a server with one article as for one with thousands. The
+weights were fitted on the tuning half of xquad-en against the same questions asked of the
+CNN/Daily Mail corpus (``benchmarks/learn_weights.py --abstention``).
 """
 
 from __future__ import annotations
 
+import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 import numpy.typing as npt
+from wordfreq import zipf_frequency
 
 from index.cues import QuestionType
 from index.keywords import KeywordIndex, terms
@@ -42,10 +50,17 @@ class RetrievalSettings:
     keyword_k: int = 20
     max_articles: int = 8
     dense_weight: float = 1.0
-    context_weight: float = 0.88
-    keyword_weight: float = 0.0
-    overlap_weight: float = 0.93
-    cue_weight: float = 0.23
+    context_weight: float = 1.08
+    keyword_weight: float = 0.57
+    overlap_weight: float = 0.34
+    cue_weight: float = 0.33
+
+
+ANSWERABILITY_FEATURES = ("dense", "context", "margin", "rare_overlap", "article_coverage")
+# Logistic weights over ANSWERABILITY_FEATURES, then the intercept.
+ANSWERABILITY_WEIGHTS = (4.384, 7.366, 2.044, 3.864, 7.456, -11.155)
+_WORD = re.compile(r"\w+")
+_COVERAGE_SENTENCES = 10  # top candidates whose words count toward their article's coverage
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,5 +195,51 @@ class Retriever:
         ranked_articles = tuple(
             sorted(((pk, article_best.get(pk, 0.0)) for pk in pks), key=lambda x: -x[1])
         )
-        relevance = candidates[0].dense if candidates else 0.0
+        relevance = confidence(answerability(question, candidates)) if candidates else 0.0
         return Ranking(candidates, articles, ranked_articles, relevance)
+
+
+@lru_cache(maxsize=65536)
+def _rarity(word: str) -> float:
+    """How rare a word is in English: 7 minus its Zipf frequency, floored at 0."""
+    return max(0.0, 7.0 - zipf_frequency(word, "en"))
+
+
+def rare_words(question: str) -> dict[str, float]:
+    """The question's stemmed content words, each weighted by its rarity in English."""
+    weights: dict[str, float] = {}
+    for word in _WORD.findall(question.lower()):
+        for stem in terms(word):
+            weights[stem] = max(weights.get(stem, 0.0), _rarity(word))
+    return weights
+
+
+def _coverage(weights: dict[str, float], found: set[str]) -> float:
+    total = sum(weights.values())
+    return sum(w for t, w in weights.items() if t in found) / total if total else 0.0
+
+
+def answerability(question: str, candidates: Sequence[Candidate]) -> tuple[float, ...]:
+    """The signals of ``ANSWERABILITY_FEATURES`` for the best of ``candidates`` (ranked)."""
+    top = candidates[0]
+    runner_up = candidates[1].score if len(candidates) > 1 else 0.0
+    weights = rare_words(question)
+    same_article = [
+        c.sentence.text
+        for c in candidates[:_COVERAGE_SENTENCES]
+        if c.sentence.article_pk == top.sentence.article_pk
+    ]
+    return (
+        top.dense,
+        top.context,
+        top.score - runner_up,
+        _coverage(weights, terms(top.sentence.text)),
+        _coverage(weights, terms(" ".join(same_article))),
+    )
+
+
+def confidence(features: Sequence[float]) -> float:
+    """The logistic model's probability that the question is answered by the top sentence."""
+    *weights, intercept = ANSWERABILITY_WEIGHTS
+    z = intercept + sum(w * x for w, x in zip(weights, features, strict=True))
+    return 1.0 / (1.0 + math.exp(-z))

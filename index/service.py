@@ -10,15 +10,18 @@ through ``asyncio.to_thread``.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import logging
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import numpy as np
+import numpy.typing as npt
 
 from index.answer import AnswerSettings, compose
 from index.chunking import make_chunks
@@ -64,6 +67,8 @@ class _Prepared:
     content_hash: str
     sentences: list[SentenceSpan]
     chunks: list[ChunkSpan]
+    passes: list[ChunkSpan]  # what the encoder reads: each token once (see _embed)
+    tokens: list[int]  # each sentence's length in model tokens
     added_at: str | None = None
 
     def to_new(self, chunk_vectors: Vectors, sentence_vectors: Vectors) -> NewArticle:
@@ -112,6 +117,7 @@ class Service:
         max_article_chars: int = 2_000_000,
         fetcher: Fetcher | None = None,
         min_page_words: int = 50,
+        pass_tokens: int = 128,
     ) -> None:
         """Open the store under ``data_dir``; the model is loaded on first use.
 
@@ -125,6 +131,7 @@ class Service:
             max_article_chars: Longest article text accepted.
             fetcher: Fetches URLs (default: a Fetcher that refuses private addresses).
             min_page_words: Fewest words a web page, HTML file or PDF must yield.
+            pass_tokens: Longest encoder pass in tokens (capped by the model's limit).
         """
         self.data_dir = data_dir
         self.embedder = embedder
@@ -136,6 +143,7 @@ class Service:
         self.max_article_chars = max_article_chars
         self.fetcher = fetcher or Fetcher()
         self.min_page_words = min_page_words
+        self.pass_tokens = pass_tokens
         self._indexes: dict[str, VectorIndex] = {}
         self._keywords: dict[str, KeywordIndex] = {}
         self._lock = threading.RLock()
@@ -168,18 +176,20 @@ class Service:
         status ``failed`` and the reason in ``error``; the others are added.
         """
         results: list[AddResult] = []
-        pending: list[ArticleInput] = []
-        for source in sources:
-            pending.append(source)
-            if len(pending) >= batch:
-                results.extend(self._add_batch(scope, pending))
-                pending = []
+        iterator = iter(sources)
+        batches = iter(lambda: list(itertools.islice(iterator, batch)), [])
+        # Cleaning and sentence splitting (pure Python) of the next batch run in a thread
+        # while the encoder (which releases the GIL) works on this one.
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            first = next(batches, None)
+            upcoming = pool.submit(self._prepare_all, first) if first else None
+            while upcoming is not None:
+                prepared = upcoming.result()
+                following = next(batches, None)
+                upcoming = pool.submit(self._prepare_all, following) if following else None
+                results.extend(self._add_prepared(scope, prepared))
                 if progress:
                     progress(len(results), total)
-        if pending:
-            results.extend(self._add_batch(scope, pending))
-            if progress:
-                progress(len(results), total)
         return results
 
     def add_url(
@@ -284,7 +294,7 @@ class Service:
         document = clean(source.text, source.title)
         if not document.text:
             raise ArticleTooShort("the article has no text left after cleaning")
-        sentences, chunks = self._segment(document.text)
+        sentences, chunks, passes, tokens = self._segment(document.text)
         content_hash = hashlib.sha256(normalize_for_hash(document.text).encode()).hexdigest()
         return _Prepared(
             article_id=article_id_for(source.canonical_url or source.url, content_hash),
@@ -295,10 +305,18 @@ class Service:
             content_hash=content_hash,
             sentences=sentences,
             chunks=chunks,
+            passes=passes,
+            tokens=tokens,
         )
 
-    def _segment(self, text: str) -> tuple[list[SentenceSpan], list[ChunkSpan]]:
-        """Sentences of a clean text and the chunks that group them."""
+    def _segment(
+        self, text: str
+    ) -> tuple[list[SentenceSpan], list[ChunkSpan], list[ChunkSpan], list[int]]:
+        """Sentences of a clean text, the chunks that group them, and the encoder passes.
+
+        Passes are runs of whole sentences as long as the model takes, without overlap, so
+        embedding reads every token once although the chunks overlap.
+        """
         sentences = split_sentences(text)
         if not sentences:
             raise ArticleTooShort("the article has no sentence to index")
@@ -314,52 +332,95 @@ class Service:
             window=self.chunk_sentences,
             overlap=self.chunk_overlap,
         )
-        return sentences, chunks
+        passes = make_chunks(
+            sentences,
+            token_spans,
+            min(self.pass_tokens, self.embedder.max_tokens),
+            window=len(sentences),
+            overlap=0,
+        )
+        return sentences, chunks, passes, [len(spans) for spans in token_spans]
 
     def _embed(self, prepared: Sequence[_Prepared]) -> list[tuple[Vectors, Vectors]]:
-        """Chunk vectors and sentence vectors of each article, from one encoder call."""
+        """Chunk vectors and sentence vectors of each article, from one encoder call.
+
+        The encoder reads each article's passes (every token once). A sentence's vector is
+        the mean of its token vectors in its pass (contextual: it saw its neighbours). A
+        chunk's vector is the token-weighted mean of its sentences' vectors; a chunk that is
+        exactly one pass (a piece of an over-long sentence) takes that pass's vector.
+        """
         texts: list[str] = []
         spans: list[list[tuple[int, int]]] = []
         members: list[list[int]] = []
         for item in prepared:
-            for chunk in item.chunks:
-                inside = range(chunk.first, chunk.last + 1)
-                texts.append(item.text[chunk.start : chunk.end])
+            for part in item.passes:
+                inside = range(part.first, part.last + 1)
+                texts.append(item.text[part.start : part.end])
                 spans.append(
                     [
                         (
-                            max(item.sentences[i].start, chunk.start) - chunk.start,
-                            min(item.sentences[i].end, chunk.end) - chunk.start,
+                            max(item.sentences[i].start, part.start) - part.start,
+                            min(item.sentences[i].end, part.end) - part.start,
                         )
                         for i in inside
                     ]
                 )
                 members.append(list(inside))
-        chunk_vectors, pooled = self.embedder.embed_passages(texts, spans)
+        pass_vectors, pooled = self.embedder.embed_passages(texts, spans)
+        dimension = pass_vectors.shape[1] if len(pass_vectors) else self.embedder.dimension
         out = []
         offset = 0
         for item in prepared:
-            n = len(item.chunks)
-            sums = np.zeros((len(item.sentences), chunk_vectors.shape[1]), dtype=np.float32)
+            n = len(item.passes)
+            sums = np.zeros((len(item.sentences), dimension), dtype=np.float32)
             for j in range(offset, offset + n):
                 sums[members[j]] += pooled[j]
-            out.append((chunk_vectors[offset : offset + n], normalize(sums)))
+            sentence_vectors = normalize(sums)
+            whole = {(p.start, p.end): pass_vectors[offset + k] for k, p in enumerate(item.passes)}
+            weights = np.array(item.tokens, dtype=np.float32)[:, None] * sentence_vectors
+            chunk_vectors = normalize(
+                np.stack(
+                    [
+                        whole[(c.start, c.end)]
+                        if c.first == c.last and (c.start, c.end) in whole
+                        else weights[c.first : c.last + 1].sum(axis=0)
+                        for c in item.chunks
+                    ]
+                )
+            )
+            out.append((chunk_vectors, sentence_vectors))
             offset += n
         return out
 
     def _add_batch(
         self, scope: str, sources: Sequence[ArticleInput], strict: bool = False
     ) -> list[AddResult]:
-        self._check_model(scope)
-        prepared: list[_Prepared] = []
-        results: dict[int, AddResult] = {}
-        for i, source in enumerate(sources):
+        return self._add_prepared(scope, self._prepare_all(sources, strict))
+
+    def _prepare_all(
+        self, sources: Sequence[ArticleInput], strict: bool = False
+    ) -> list[tuple[ArticleInput, _Prepared | InvalidInput]]:
+        """Clean, split and chunk each source; a source that cannot be used gets its error."""
+        out: list[tuple[ArticleInput, _Prepared | InvalidInput]] = []
+        for source in sources:
             try:
-                item = self._prepare(source)
+                out.append((source, self._prepare(source)))
             except InvalidInput as error:
                 if strict:
                     raise
-                results[i] = AddResult("", source.title or "", 0, 0, "failed", str(error))
+                out.append((source, error))
+        return out
+
+    def _add_prepared(
+        self, scope: str, items: Sequence[tuple[ArticleInput, _Prepared | InvalidInput]]
+    ) -> list[AddResult]:
+        """Embed the prepared articles, then store and index them in one transaction."""
+        self._check_model(scope)
+        prepared: list[_Prepared] = []
+        results: dict[int, AddResult] = {}
+        for i, (source, item) in enumerate(items):
+            if isinstance(item, InvalidInput):
+                results[i] = AddResult("", source.title or "", 0, 0, "failed", str(item))
                 continue
             duplicate = self.store.find_by_hash(scope, item.content_hash) or next(
                 (
@@ -381,27 +442,47 @@ class Service:
             prepared.append(item)
             results[i] = AddResult(item.article_id, item.title, 0, 0, "pending")
         vectors = self._embed(prepared) if prepared else []
-        by_id = {p.article_id: (p, v) for p, v in zip(prepared, vectors, strict=True)}
-        model = self.embedder.name
+        rows = [item.to_new(*v) for item, v in zip(prepared, vectors, strict=True)]
         with self._lock:
             index = self._index(scope)
-            for i, result in sorted(results.items()):
-                if result.status != "pending":
-                    continue
-                item, (chunk_vectors, sentence_vectors) = by_id[result.article_id]
-                replaced = self.store.find_article(scope, item.article_id) is not None
-                ((removed, added),) = self.store.save_articles(
-                    scope, [item.to_new(chunk_vectors, sentence_vectors)], model
+            replaced = {
+                p.article_id for p in prepared if self.store.find_article(scope, p.article_id)
+            }
+            changes = self.store.save_articles(scope, rows, self.embedder.name) if rows else []
+            if changes:
+                self._update_index(
+                    scope,
+                    index,
+                    np.concatenate([removed for removed, _ in changes]),
+                    np.concatenate([added for _, added in changes]),
+                    np.concatenate([row.chunk_vectors for row in rows]),
                 )
-                index.update(self.store.generation(scope), removed, added, chunk_vectors)
+        by_id = {p.article_id: p for p in prepared}
+        for i, result in results.items():
+            if result.status == "pending":
+                item = by_id[result.article_id]
                 results[i] = AddResult(
                     item.article_id,
                     item.title,
                     len(item.sentences),
                     len(item.chunks),
-                    "replaced" if replaced else "added",
+                    "replaced" if item.article_id in replaced else "added",
                 )
-        return [results[i] for i in range(len(sources))]
+        return [results[i] for i in range(len(items))]
+
+    def _update_index(
+        self,
+        scope: str,
+        index: VectorIndex,
+        removed: npt.NDArray[np.int64],
+        added: npt.NDArray[np.int64],
+        vectors: Vectors,
+    ) -> None:
+        """Apply a committed change to the index; rebuild it when its kind no longer fits."""
+        index.update(self.store.generation(scope), removed, added, vectors)
+        if not index.suits_size():
+            log.info("scope %s outgrew its %s index: rebuilding", scope, index.kind)
+            index.rebuild(self.store, scope)
 
     def _check_model(self, scope: str) -> None:
         stored = self.store.scope_model(scope)
@@ -521,8 +602,9 @@ class Service:
         with self._lock:
             index = self._index(scope)
             article, removed = self.store.remove_article(scope, article_id)
-            index.update(
-                self.store.generation(scope),
+            self._update_index(
+                scope,
+                index,
                 removed,
                 np.zeros(0, dtype=np.int64),
                 np.zeros((0, index.dimension), dtype=np.float32),
@@ -564,7 +646,7 @@ class Service:
         )
         prepared = []
         for article in articles:
-            sentences, chunks = self._segment(article.text)
+            sentences, chunks, passes, tokens = self._segment(article.text)
             source = ArticleInput(
                 article.text,
                 article.title,
@@ -585,6 +667,8 @@ class Service:
                     article.content_hash,
                     sentences,
                     chunks,
+                    passes,
+                    tokens,
                     added_at=article.added_at,
                 )
             )

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from pathlib import Path
+
 import pytest
 
+from index.embedding import HashEmbedder, Vectors
 from index.errors import ArticleTooShort, InvalidInput, NotFoundError
 from index.service import Service
 from tests.conftest import article
@@ -167,3 +171,24 @@ def test_ask_within_one_article(service: Service) -> None:
     service.add("g", article(BUDGET, title="Budget passes"))
     answer = service.ask("g", "What did the mayor say about bus fares?", article_id=etna.article_id)
     assert all(c.article_id == etna.article_id for c in answer.citations)
+
+
+def test_ingest_reads_every_token_once(tmp_path: Path) -> None:
+    class Recording(HashEmbedder):
+        def __init__(self) -> None:
+            super().__init__(max_tokens=20)
+            self.passages: list[str] = []
+
+        def embed_passages(
+            self, texts: Sequence[str], spans: Sequence[Sequence[tuple[int, int]]]
+        ) -> tuple[Vectors, list[Vectors]]:
+            self.passages.extend(texts)
+            return super().embed_passages(texts, spans)
+
+    embedder = Recording()
+    service = Service(tmp_path, embedder)
+    result = service.add("g", article(VOLCANO + " " + BUDGET, title="Two stories"))
+    words = len(embedder.token_spans([service.get_article("g", result.article_id).text])[0])
+    assert sum(len(s) for s in embedder.token_spans(embedder.passages)) == words
+    assert result.chunks > len(embedder.passages) > 1  # chunks overlap; passes do not
+    assert service.ask("g", "How long was the Catania airport closed?").answered

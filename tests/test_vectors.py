@@ -10,7 +10,8 @@ import pytest
 
 from index.embedding import HashEmbedder
 from index.service import Service
-from index.vectors import index_path
+from index import vectors
+from index.vectors import choose_index_factory, index_path
 from tests.conftest import HASH_ANSWERS, article
 
 TEXT = "The tunnel opened in 1994. Trains run every twenty minutes. Tickets cost forty euros."
@@ -140,3 +141,36 @@ def test_scope_names_are_file_safe(tmp_path: Path) -> None:
     odd = index_path(tmp_path, "../../etc/passwd")
     assert odd.parent == tmp_path
     assert "/" not in odd.name
+
+
+def test_index_kind_follows_the_scope_size(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert choose_index_factory(10_000, 384) == ("Flat", 0)
+    factory, nprobe = choose_index_factory(1_000_000, 384)
+    assert factory == "IVF4000,SQ8" and 16 <= nprobe <= 4000
+
+
+def test_large_scope_switches_to_an_approximate_index_and_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(vectors, "APPROXIMATE_FROM", 40)
+    data = tmp_path / "data"
+    service = reopen(data)
+    words = "alpha bravo charlie delta echo foxtrot golf hotel india juliet kilo lima".split()
+    for i in range(30):
+        text = " ".join(
+            f"{words[(i + j) % 12].title()} {words[(i * j) % 12]} item {i} line {j} ends here."
+            for j in range(6)
+        )
+        service.add("g", article(text, title=f"Doc {i}"))
+    index = service._index("g")
+    assert index.kind.startswith("IVF") and index.suits_size()
+    answer = service.ask("g", "item 7 line 3")
+    assert answer.answered and "item 7 line 3" in answer.citations[0].sentence
+    service.close()
+    reopened = reopen(data)  # the approximate index is saved, loaded and searched again
+    assert reopened._index("g").kind.startswith("IVF")
+    assert "item 7 line 3" in reopened.ask("g", "item 7 line 3").citations[0].sentence
+    for a in reopened.list_articles("g")[:25]:
+        reopened.remove("g", a.article_id)
+    assert reopened._index("g").kind == "Flat"  # shrank below the threshold: exact again
+    reopened.close()
