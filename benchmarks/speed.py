@@ -24,6 +24,7 @@ Usage: python benchmarks/speed.py [--quick] [--corpus JSONL] [--qa DIR]
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import statistics
 import subprocess
@@ -365,8 +366,11 @@ def part_memory(corpus: Path, count: int, data_dir: Path) -> None:
             for _, line in zip(range(count), src, strict=False):
                 out.write(line)
         _, peak_import = run_cli(["import", str(subset)], Path(tmp) / "data")
-        questions = Path(tmp) / "questions.txt"
-        questions.write_text("\n".join(QUESTIONS) + "\n", encoding="utf-8")
+        questions = Path(tmp) / "questions.jsonl"
+        questions.write_text(
+            "".join(json.dumps({"id": i, "question": q}) + "\n" for i, q in enumerate(QUESTIONS)),
+            encoding="utf-8",
+        )
         _, peak_serve = run_cli(["--guild", "bench", "ask", "--batch", str(questions)], data_dir)
     _, _, chunks = Service(data_dir, SentenceTransformerEmbedder()).store.counts("bench")
     report(

@@ -1,8 +1,9 @@
 """Question to ranked sentences.
 
-Retrieval runs in two stages. First, candidate articles: the articles of the chunks nearest to
-the question (FAISS, inner product of normalized vectors) and of the best BM25 sentences.
-Second, every sentence of those articles is scored on three signals:
+Retrieval runs in two stages. First, candidate articles, taken alternately from two rankings
+(at most ``max_articles``): the articles of the chunks nearest to the question (FAISS, inner
+product of normalized vectors) and those of the best BM25 sentences. Second, every sentence
+of those articles is scored on these signals:
 
 * ``dense``: cosine between the question and the sentence's contextual vector;
 * ``context``: the best cosine between the question and a chunk that holds the sentence;
@@ -25,6 +26,7 @@ CNN/Daily Mail corpus (``benchmarks/learn_weights.py --abstention``).
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 from collections.abc import Sequence
@@ -128,11 +130,10 @@ class Retriever:
                 chunk = by_id.get(int(chunk_id))
                 if chunk is not None and chunk.article_pk not in article_best:
                     article_best[chunk.article_pk] = float(score)
-            pks = list(article_best)[: settings.max_articles]
             top_keywords = keywords.top(search_bm25, settings.keyword_k)
-            for pk in self.store.sentence_articles([i for i, _ in top_keywords]).values():
-                if pk not in pks and len(pks) < settings.max_articles + settings.max_articles // 2:
-                    pks.append(pk)
+            owners = self.store.sentence_articles([i for i, _ in top_keywords])
+            by_keywords = [owners[i] for i, _ in top_keywords if i in owners]  # best first
+            pks = _interleave(list(article_best), by_keywords, settings.max_articles)
         if not pks:
             return Ranking((), {}, (), 0.0)
         return self._score(question, pks, vector, bm25, keywords, article_best)
@@ -165,10 +166,12 @@ class Retriever:
         if keyword.max(initial=0.0) > 0:
             keyword /= keyword.max()
         wanted = terms(question)
+        sentence_terms = [terms(s.text) for s in sentences]
         overlap = np.array(
-            [len(wanted & terms(s.text)) / len(wanted) if wanted else 0.0 for s in sentences],
+            [len(wanted & found) / len(wanted) if wanted else 0.0 for found in sentence_terms],
             dtype=np.float32,
         )
+
         kind = QuestionType.of(question)
         cue = np.array([kind.matches(s.text) for s in sentences], dtype=np.float32)
         total = (
@@ -197,6 +200,16 @@ class Retriever:
         )
         relevance = confidence(answerability(question, candidates)) if candidates else 0.0
         return Ranking(candidates, articles, ranked_articles, relevance)
+
+
+def _interleave(first: list[int], second: list[int], limit: int) -> list[int]:
+    """Distinct items taken alternately from two rankings, at most ``limit``."""
+    out: list[int] = []
+    for pair in itertools.zip_longest(first, second):
+        for item in pair:
+            if item is not None and item not in out and len(out) < limit:
+                out.append(item)
+    return out
 
 
 @lru_cache(maxsize=65536)

@@ -105,6 +105,7 @@ def test_eval_compare_prints_references(tmp_path: Path, monkeypatch: pytest.Monk
     ]
     assert data["with_distractors"]["all"]["questions"] == 2
     thresholds = [row["threshold"] for row in data["abstention"]]
-    assert thresholds == sorted(thresholds) and thresholds[0] == 0.0
+    assert thresholds == sorted(thresholds)
+    assert thresholds[0] == 0.0
     assert data["min_relevance"] in thresholds
     assert data["abstention"][0]["answered"] == 1.0  # threshold 0 answers everything

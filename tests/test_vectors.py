@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from index import vectors
 from index.embedding import HashEmbedder
 from index.service import Service
-from index import vectors
 from index.vectors import choose_index_factory, index_path
 from tests.conftest import HASH_ANSWERS, article
 
@@ -146,7 +146,8 @@ def test_scope_names_are_file_safe(tmp_path: Path) -> None:
 def test_index_kind_follows_the_scope_size(monkeypatch: pytest.MonkeyPatch) -> None:
     assert choose_index_factory(10_000, 384) == ("Flat", 0)
     factory, nprobe = choose_index_factory(1_000_000, 384)
-    assert factory == "IVF4000,SQ8" and 16 <= nprobe <= 4000
+    assert factory == "IVF4000,SQ8"
+    assert 16 <= nprobe <= 4000
 
 
 def test_large_scope_switches_to_an_approximate_index_and_back(
@@ -155,7 +156,20 @@ def test_large_scope_switches_to_an_approximate_index_and_back(
     monkeypatch.setattr(vectors, "APPROXIMATE_FROM", 40)
     data = tmp_path / "data"
     service = reopen(data)
-    words = "alpha bravo charlie delta echo foxtrot golf hotel india juliet kilo lima".split()
+    words = [
+        "alpha",
+        "bravo",
+        "charlie",
+        "delta",
+        "echo",
+        "foxtrot",
+        "golf",
+        "hotel",
+        "india",
+        "juliet",
+        "kilo",
+        "lima",
+    ]
     for i in range(30):
         text = " ".join(
             f"{words[(i + j) % 12].title()} {words[(i * j) % 12]} item {i} line {j} ends here."
@@ -163,9 +177,11 @@ def test_large_scope_switches_to_an_approximate_index_and_back(
         )
         service.add("g", article(text, title=f"Doc {i}"))
     index = service._index("g")
-    assert index.kind.startswith("IVF") and index.suits_size()
+    assert index.kind.startswith("IVF")
+    assert index.suits_size()
     answer = service.ask("g", "item 7 line 3")
-    assert answer.answered and "item 7 line 3" in answer.citations[0].sentence
+    assert answer.answered
+    assert "item 7 line 3" in answer.citations[0].sentence
     service.close()
     reopened = reopen(data)  # the approximate index is saved, loaded and searched again
     assert reopened._index("g").kind.startswith("IVF")
