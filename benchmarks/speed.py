@@ -313,9 +313,14 @@ class _Renamed:
 
 
 def run_cli(args: Sequence[str], data_dir: Path, stdin: str = "") -> tuple[float, int]:
-    """Wall time and peak RSS (KiB) of one ``citebot`` command in a fresh process."""
+    """Wall time and peak RSS (KiB) of one ``citebot`` command in a fresh process.
+
+    The peak is the child's VmHWM, read from /proc while it runs: ``ru_maxrss`` would count
+    the pages the child shared with this (large) process between fork and exec.
+    """
     env = {**os.environ, "CITEBOT_DATA_DIR": str(data_dir), "HF_HUB_OFFLINE": "1"}
     citebot = Path(sys.executable).with_name("citebot")
+    peak = 0
     with tempfile.TemporaryFile() as err:
         started = time.perf_counter()
         proc = subprocess.Popen(
@@ -328,14 +333,21 @@ def run_cli(args: Sequence[str], data_dir: Path, stdin: str = "") -> tuple[float
         assert proc.stdin is not None
         proc.stdin.write(stdin.encode())
         proc.stdin.close()
-        _, status, usage = os.wait4(proc.pid, 0)
+        status = Path(f"/proc/{proc.pid}/status")
+        while proc.poll() is None:
+            try:
+                for line in status.read_text().splitlines():
+                    if line.startswith("VmHWM:"):
+                        peak = max(peak, int(line.split()[1]))
+            except (OSError, ValueError):
+                pass  # exiting
+            time.sleep(0.02)
         wall = time.perf_counter() - started
-        proc.returncode = os.waitstatus_to_exitcode(status)
         if proc.returncode != 0:
             err.seek(0)
             message = err.read().decode(errors="replace")[-500:]
             raise click.ClickException(f"citebot {' '.join(args)} failed: {message}")
-    return wall, usage.ru_maxrss
+    return wall, peak
 
 
 def part_startup(data_dir: Path) -> None:
