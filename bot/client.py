@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import logging
@@ -80,6 +81,7 @@ class CitebotBot(commands.Bot):
         )
         self.settings = settings
         self.service = service
+        self._warm_up: asyncio.Task[None] | None = None
 
     async def setup_hook(self) -> None:
         """Add the cogs and sync the slash commands."""
@@ -90,7 +92,18 @@ class CitebotBot(commands.Bot):
         await self.add_cog(Ask(self, self.service, self.settings.ask_cooldown_seconds))
         await self.add_cog(Articles(self, self.service, self.settings))
         await self.add_cog(Admin(self, self.service))
+        self._warm_up = asyncio.create_task(self._load_model(), name="citebot.warm_up")
         await self.sync_commands()
+
+    async def _load_model(self) -> None:
+        """Load the embedding model in the background, so the first question is not slow."""
+        warm_up = getattr(self.service.embedder, "warm_up", None)
+        if warm_up is None:
+            return
+        try:
+            await asyncio.to_thread(warm_up)
+        except CitebotError as error:  # asking will report it to the member
+            log.error("%s", error)
 
     def command_fingerprint(self) -> str:
         """A hash of the command set as Discord sees it."""

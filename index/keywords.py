@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from functools import lru_cache
 
 import bm25s
 import numpy as np
@@ -23,10 +24,11 @@ _TERM = re.compile(r"(?u)\b\w\w+\b")
 _STOP_WORDS = frozenset(STOPWORDS_EN)
 
 
-def terms(text: str) -> set[str]:
+@lru_cache(maxsize=32_768)  # the sentences of recent candidate articles come back often
+def terms(text: str) -> frozenset[str]:
     """The distinct stemmed content words of a text, as BM25 sees them (fast, no vocabulary)."""
     words = [w for w in _TERM.findall(text.lower()) if w not in _STOP_WORDS]
-    return set(STEMMER.stemWords(words))
+    return frozenset(STEMMER.stemWords(words))
 
 
 def tokenize(texts: Sequence[str]) -> list[list[str]]:

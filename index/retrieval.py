@@ -227,7 +227,7 @@ def rare_words(question: str) -> dict[str, float]:
     return weights
 
 
-def _coverage(weights: dict[str, float], found: set[str]) -> float:
+def _coverage(weights: dict[str, float], found: frozenset[str]) -> float:
     total = sum(weights.values())
     return sum(w for t, w in weights.items() if t in found) / total if total else 0.0
 

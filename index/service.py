@@ -449,14 +449,15 @@ class Service:
                 p.article_id for p in prepared if self.store.find_article(scope, p.article_id)
             }
             changes = self.store.save_articles(scope, rows, self.embedder.name) if rows else []
-            if changes:
-                self._update_index(
-                    scope,
-                    index,
-                    np.concatenate([removed for removed, _ in changes]),
-                    np.concatenate([added for _, added in changes]),
-                    np.concatenate([row.chunk_vectors for row in rows]),
-                )
+            outgrown = bool(changes) and self._update_index(
+                scope,
+                index,
+                np.concatenate([removed for removed, _ in changes]),
+                np.concatenate([added for _, added in changes]),
+                np.concatenate([row.chunk_vectors for row in rows]),
+            )
+        if outgrown:
+            self._swap_in_fresh_index(scope)
         by_id = {p.article_id: p for p in prepared}
         for i, result in results.items():
             if result.status == "pending":
@@ -477,12 +478,17 @@ class Service:
         removed: npt.NDArray[np.int64],
         added: npt.NDArray[np.int64],
         vectors: Vectors,
-    ) -> None:
-        """Apply a committed change to the index; rebuild it when its kind no longer fits."""
+    ) -> bool:
+        """Apply a committed change to the index; True when its kind no longer fits its size.
+
+        The caller then calls ``_swap_in_fresh_index`` once it has released the lock, so
+        questions keep using the updated index while a new kind is trained.
+        """
         index.update(self.store.generation(scope), removed, added, vectors)
-        if not index.suits_size():
-            log.info("scope %s outgrew its %s index: rebuilding", scope, index.kind)
-            index.rebuild(self.store, scope)
+        if index.suits_size():
+            return False
+        log.info("scope %s outgrew its %s index: building another", scope, index.kind)
+        return True
 
     def _check_model(self, scope: str) -> None:
         stored = self.store.scope_model(scope)
@@ -602,13 +608,15 @@ class Service:
         with self._lock:
             index = self._index(scope)
             article, removed = self.store.remove_article(scope, article_id)
-            self._update_index(
+            outgrown = self._update_index(
                 scope,
                 index,
                 removed,
                 np.zeros(0, dtype=np.int64),
                 np.zeros((0, index.dimension), dtype=np.float32),
             )
+        if outgrown:
+            self._swap_in_fresh_index(scope)
         return article
 
     def reindex(self, scope: str, progress: Progress | None = None) -> Stats:
@@ -621,6 +629,12 @@ class Service:
         stored = self.store.scope_model(scope)
         if stored is not None and stored[0] != self.embedder.name:
             self._reembed(scope, progress)
+        self._swap_in_fresh_index(scope)
+        self.store.mark_reindexed(scope)
+        return self.stats(scope)
+
+    def _swap_in_fresh_index(self, scope: str) -> None:
+        """Build the scope's index anew while questions use the old one; then swap."""
         path = index_path(self.data_dir / "indexes", scope)
         model, dimension = self.store.scope_model(scope) or (
             self.embedder.name,
@@ -632,8 +646,6 @@ class Service:
             if fresh.generation != self.store.generation(scope):
                 fresh.rebuild(self.store, scope)  # an add or remove landed meanwhile
             self._indexes[scope] = fresh
-        self.store.mark_reindexed(scope)
-        return self.stats(scope)
 
     def _reembed(self, scope: str, progress: Progress | None) -> None:
         """Re-chunk and re-embed every article, then store all new vectors in one transaction."""

@@ -387,3 +387,20 @@ async def test_commands_work_in_servers_only(fake: FakeDiscord, bot: CitebotBot)
     it = await fake.slash("ask", {"question": "Nile?"}, dm=True, validate=False, user_id=member)
     await it.wait_done()
     assert "servers only" in it.final.text
+
+
+async def test_the_model_loads_in_the_background_at_start(
+    fake: FakeDiscord, settings: Settings
+) -> None:
+    class Slow(HashEmbedder):
+        loaded = False
+
+        def warm_up(self) -> None:
+            Slow.loaded = True
+
+    service = Service(settings.data_dir, Slow())
+    async with running_bot(lambda: CitebotBot(settings, service), fake) as bot:
+        assert bot._warm_up is not None
+        await bot._warm_up
+        assert Slow.loaded
+    service.close()
