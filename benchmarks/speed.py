@@ -421,6 +421,8 @@ def part_responsive(rows: list[ImportArticle], count: int) -> None:
                     it = await fake.slash("ask", {"question": QUESTIONS[0]})
                     await it.wait_done(timeout=120)
                     first = time.perf_counter() - started
+                    if it.final is None or "[1]" not in it.final.text + str(it.final.embed):
+                        raise click.ClickException(f"the first /ask got no answer: {it.describe()}")
                     acks, answers = [], []
                     started = time.perf_counter()
                     importer = threading.Thread(
@@ -450,7 +452,7 @@ def part_responsive(rows: list[ImportArticle], count: int) -> None:
     report(
         "start-up",
         f"bot: first /ask answered {first:.1f} s after start",
-        "(login, command sync, model load in the background)",
+        "login, sync, model load; torch was already imported here",
         "",
     )
     report(
