@@ -383,6 +383,23 @@ def stats(state: State, as_json: bool) -> None:
     _run(action)
 
 
+@main.command()
+@click.argument("path", type=click.Path(path_type=Path, dir_okay=False))
+@click.pass_obj
+def backup(state: State, path: Path) -> None:
+    """Copy the database (every scope) to PATH while citebot keeps running.
+
+    The FAISS index files are not copied: they are rebuilt from the database on first use.
+    To restore, put the copy in place of citebot.sqlite3 in the data folder.
+    """
+
+    def action() -> None:
+        state.service.backup(path)
+        click.echo(f"backed up {state.settings.data_dir / 'citebot.sqlite3'} to {path}")
+
+    _run(action)
+
+
 @main.command(name="eval")
 @click.argument("directory", type=click.Path(path_type=Path, file_okay=False))
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON object.")

@@ -702,6 +702,10 @@ class Service:
                 progress(done, total)
         self.store.save_articles(scope, rows, self.embedder.name)
 
+    def backup(self, target: Path) -> None:
+        """Copy the database (every scope) to ``target``; the index files are derived."""
+        self.store.backup(target)
+
     def stats(self, scope: str) -> Stats:
         """Counts, index size and model of the scope."""
         articles, sentences, chunks = self.store.counts(scope)

@@ -199,6 +199,28 @@ class Store:
         with self._lock:
             self._db.close()
 
+    def backup(self, target: Path) -> None:
+        """Copy the whole database to ``target`` with SQLite's online backup.
+
+        The copy is consistent even while other threads or processes write; it is made under
+        a temporary name and renamed into place, so ``target`` is never half written.
+
+        Raises:
+            StoreError: ``target`` exists, or cannot be written.
+        """
+        if target.exists():
+            raise StoreError(f"{target} already exists: choose a new file for the backup")
+        partial = target.with_name(target.name + ".partial")
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            with sqlite3.connect(partial) as copy:
+                self._db.backup(copy)
+            copy.close()
+            partial.replace(target)
+        except (OSError, sqlite3.Error) as error:
+            partial.unlink(missing_ok=True)
+            raise StoreError(f"cannot write the backup {target}: {error}") from error
+
     def _migrate(self) -> None:
         (version,) = self._db.execute("PRAGMA user_version").fetchone()
         if version > len(MIGRATIONS):

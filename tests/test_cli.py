@@ -181,3 +181,30 @@ def test_invite_prints_the_url(cli: CliRunner, monkeypatch: pytest.MonkeyPatch) 
     url = run(cli, "invite").strip()
     assert url.startswith("https://discord.com/oauth2/authorize?client_id=1234567890&")
     assert "scope=bot+applications.commands" in url
+
+
+def test_backup_is_a_working_copy_of_every_scope(cli: CliRunner, tmp_path: Path) -> None:
+    path = tmp_path / "story.txt"
+    path.write_text(STORY)
+    run(cli, "add", str(path))
+    run(cli, "--guild", "other", "add", "-", stdin="Other news\n\n" + STORY.split("\n\n")[1])
+    copy = tmp_path / "saved" / "copy.sqlite3"
+    assert "backed up" in run(cli, "backup", str(copy))
+    restored = tmp_path / "restored"
+    restored.mkdir()
+    copy.rename(restored / "citebot.sqlite3")
+    answer = json.loads(
+        run(cli, "--data-dir", str(restored), "ask", "How many steps to the top?", "--json")
+    )
+    assert "132 steps" in answer["citations"][0]["sentence"]
+    listed = run(cli, "--data-dir", str(restored), "--guild", "other", "list", "--json")
+    assert len(json.loads(listed)) == 1
+
+
+def test_backup_never_overwrites(cli: CliRunner, tmp_path: Path) -> None:
+    existing = tmp_path / "exists.sqlite3"
+    existing.write_text("keep me")
+    result = cli.invoke(main, ["backup", str(existing)])
+    assert result.exit_code == 1
+    assert "already exists" in result.stderr
+    assert existing.read_text() == "keep me"
