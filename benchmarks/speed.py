@@ -43,7 +43,7 @@ import numpy as np
 from index.embedding import SentenceTransformerEmbedder
 from index.formats import ImportArticle, read_jsonl
 from index.service import ArticleInput, Service
-from index.store import NewArticle
+from index.store import NewArticle, Store
 from index.text import clean
 from index.vectors import APPROXIMATE_FROM, choose_index_factory
 
@@ -386,7 +386,9 @@ def part_memory(corpus: Path, count: int, data_dir: Path) -> None:
             encoding="utf-8",
         )
         _, peak_serve = run_cli(["--guild", "bench", "ask", "--batch", str(questions)], data_dir)
-    _, _, chunks = Service(data_dir, SentenceTransformerEmbedder()).store.counts("bench")
+    store = Store(data_dir / "citebot.sqlite3")
+    _, _, chunks = store.counts("bench")
+    store.close()
     report(
         "memory",
         f"import {count} articles: peak RSS {peak_import / 1024:,.0f} MiB",

@@ -247,7 +247,7 @@ def answerability(question: str, candidates: Sequence[Candidate]) -> tuple[float
         top.context,
         top.score - runner_up,
         _coverage(weights, terms(top.sentence.text)),
-        _coverage(weights, terms(" ".join(same_article))),
+        _coverage(weights, frozenset().union(*map(terms, same_article))),
     )
 
 
