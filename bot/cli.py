@@ -8,13 +8,14 @@ imported only by ``run`` when a token is configured; commands that need no model
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import re
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, NoReturn
@@ -191,26 +192,40 @@ def add(state: State, source: str, title: str | None, url: str | None, as_json: 
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary.")
 @click.pass_obj
 def import_(state: State, file: Path, as_json: bool) -> None:
-    """Import a JSONL file: one {"title","text","url"?,"author"?,"published"?} a line."""
+    """Import a JSONL file: one {"title","text","url"?,"author"?,"published"?} a line.
+
+    Lines written by `citebot export` keep their date, who added them and, with a "scope"
+    field, their scope.
+    """
     from index.formats import ImportArticle, read_jsonl
 
     def action() -> None:
         rows = read_jsonl(file, ImportArticle)
-        sources = [
-            ArticleInput(
-                r.text,
-                title=r.title,
-                url=r.url,
-                author=r.author,
-                published=r.published,
-                added_by=r.added_by,
-            )
-            for r in rows
-        ]
-        with progress_bar("Importing", len(sources)) as update:
-            results = state.service.add_many(
-                state.scope, sources, progress=update, total=len(sources)
-            )
+        results: list[AddResult] = []
+        with progress_bar("Importing", len(rows)) as update:
+            for scope, group in itertools.groupby(rows, key=lambda r: r.scope or state.scope):
+
+                def step(done: int, _total: int, before: int = len(results)) -> None:
+                    update(before + done, len(rows))
+
+                results += state.service.add_many(
+                    scope,
+                    [
+                        ArticleInput(
+                            r.text,
+                            title=r.title,
+                            url=r.url,
+                            author=r.author,
+                            published=r.published,
+                            added_by=r.added_by,
+                            site=r.site,
+                            canonical_url=r.canonical_url,
+                            added_at=r.added_at,
+                        )
+                        for r in group
+                    ],
+                    progress=step,
+                )
         counts = {s: sum(r.status == s for r in results) for s in ("added", "replaced")}
         counts["duplicate"] = sum(r.status == "duplicate" for r in results)
         counts["failed"] = sum(r.status == "failed" for r in results)
@@ -225,6 +240,55 @@ def import_(state: State, file: Path, as_json: bool) -> None:
             sys.exit(1)
 
     _run(action)
+
+
+@main.command()
+@click.option("--all", "every", is_flag=True, help="Every scope; each line names its scope.")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Write to this new file (default: standard output).",
+)
+@click.pass_obj
+def export(state: State, every: bool, output: Path | None) -> None:
+    """Write this scope's articles as JSONL that `citebot import` restores, oldest first."""
+    from index.formats import ImportArticle
+
+    def action() -> None:
+        lines = (
+            ImportArticle.of(a, with_scope=every).to_line()
+            for a in state.service.export(None if every else state.scope)
+        )
+        if output is None:
+            for line in lines:
+                click.echo(line)
+            return
+        if output.exists():
+            raise InvalidInput(f"{output} exists: give a new file name")
+        written = write_new_file(output, lines)
+        click.echo(f"Exported {written} articles to {output}", err=True)
+
+    _run(action)
+
+
+def write_new_file(path: Path, lines: Iterable[str]) -> int:
+    """Write lines to ``path`` through a temporary name, so it is whole or absent."""
+    partial = path.with_name(f".{path.name}.partial")
+    count = 0
+    try:
+        with partial.open("w", encoding="utf-8") as out:
+            for line in lines:
+                out.write(line + "\n")
+                count += 1
+        partial.replace(path)
+    except OSError as error:
+        partial.unlink(missing_ok=True)
+        raise InvalidInput(f"cannot write {path}: {error.strerror}") from None
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+    return count
 
 
 @main.command()

@@ -2,7 +2,8 @@
 
     CitebotError                 anything citebot refuses or cannot do
     ├── InvalidInput             bad input (empty text, unreadable file, bad JSON line)
-    │   └── ArticleTooShort      nothing left to index after cleaning
+    │   ├── ArticleTooShort      nothing left to index after cleaning
+    │   └── QuotaExceeded        the scope holds as many articles as it may
     ├── NotFoundError            no such article in this scope
     ├── StoreError               the database is unusable (corrupt, wrong version)
     └── ModelError               the embedding model could not be loaded
@@ -22,6 +23,10 @@ class InvalidInput(CitebotError):
 
 class ArticleTooShort(InvalidInput):
     """Cleaning the text left nothing to index."""
+
+
+class QuotaExceeded(InvalidInput):
+    """Adding would take the scope past its article quota."""
 
 
 class NotFoundError(CitebotError):

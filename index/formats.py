@@ -6,18 +6,24 @@ line number.
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 from typing import TypeVar
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from index.errors import InvalidInput
+from index.models import Article
 
 T = TypeVar("T", bound=BaseModel)
 
 
 class ImportArticle(BaseModel):
-    """One line of an import file: ``{"title", "text", "url"?, "author"?, "published"?}``."""
+    """One line of an import file, and of what ``citebot export`` writes.
+
+    Only ``text`` is required. ``added_at`` (ISO 8601) keeps an exported article's date;
+    ``scope`` sends the line to that scope instead of the one given on the command line.
+    """
 
     model_config = ConfigDict(extra="ignore")
 
@@ -27,6 +33,40 @@ class ImportArticle(BaseModel):
     author: str | None = None
     published: str | None = None
     added_by: str | None = None
+    added_at: str | None = None
+    site: str | None = None
+    canonical_url: str | None = None
+    scope: str | None = Field(default=None, min_length=1)
+
+    @field_validator("added_at")
+    @classmethod
+    def _iso_time(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                datetime.fromisoformat(value)
+            except ValueError:
+                raise ValueError(f"not an ISO 8601 date and time: {value!r}") from None
+        return value
+
+    @classmethod
+    def of(cls, article: Article, with_scope: bool) -> ImportArticle:
+        """The line that restores ``article`` (naming its scope when ``with_scope``)."""
+        return cls(
+            title=article.title,
+            text=article.text,
+            url=article.url,
+            author=article.author,
+            published=article.published,
+            added_by=article.added_by,
+            added_at=article.added_at,
+            site=article.site,
+            canonical_url=article.canonical_url,
+            scope=article.scope if with_scope else None,
+        )
+
+    def to_line(self) -> str:
+        """One JSON line (fields that are not set are left out)."""
+        return self.model_dump_json(exclude_none=True)
 
 
 class EvalArticle(BaseModel):

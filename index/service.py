@@ -14,7 +14,7 @@ import itertools
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -26,7 +26,7 @@ import numpy.typing as npt
 from index.answer import AnswerSettings, compose
 from index.chunking import make_chunks
 from index.embedding import Embedder, Vectors, normalize
-from index.errors import ArticleTooShort, CitebotError, InvalidInput
+from index.errors import ArticleTooShort, CitebotError, InvalidInput, QuotaExceeded
 from index.extract import Extracted, extract_document, extract_file
 from index.fetch import Fetcher
 from index.keywords import KeywordIndex
@@ -53,6 +53,7 @@ class ArticleInput:
     added_by: str | None = None
     site: str | None = None
     canonical_url: str | None = None
+    added_at: str | None = None  # None: now (set when restoring an export)
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,13 +155,17 @@ class Service:
 
     # -- adding ---------------------------------------------------------------------------
 
-    def add(self, scope: str, source: ArticleInput) -> AddResult:
+    def add(self, scope: str, source: ArticleInput, *, quota: int | None = None) -> AddResult:
         """Clean, split, chunk, embed, store and index one article.
+
+        ``quota`` is the most articles the scope may hold (None: no limit); replacing an
+        article already there does not count against it.
 
         Raises:
             InvalidInput: The text is empty, too long or has no sentence.
+            QuotaExceeded: The scope already holds ``quota`` articles.
         """
-        return self._add_batch(scope, [source], strict=True)[0]
+        return self._add_prepared(scope, self._prepare_all([source], strict=True), quota)[0]
 
     def add_many(
         self,
@@ -193,7 +198,13 @@ class Service:
         return results
 
     def add_url(
-        self, scope: str, url: str, title: str | None = None, added_by: str | None = None
+        self,
+        scope: str,
+        url: str,
+        title: str | None = None,
+        added_by: str | None = None,
+        *,
+        quota: int | None = None,
     ) -> AddResult:
         """Fetch a web page (or PDF), extract its article and add it.
 
@@ -212,6 +223,7 @@ class Service:
             title=title,
             added_by=added_by,
             is_page=page.content_type != "text/plain",
+            quota=quota,
         )
 
     def add_file(
@@ -222,12 +234,21 @@ class Service:
         title: str | None = None,
         url: str | None = None,
         added_by: str | None = None,
+        *,
+        quota: int | None = None,
     ) -> AddResult:
         """Add a .txt, .md, .html or .pdf file's article."""
         extracted = extract_file(name, data)
         is_page = not name.lower().endswith((".txt", ".md", ".markdown", ".text"))
         return self.add_extracted(
-            scope, extracted, source=name, url=url, title=title, added_by=added_by, is_page=is_page
+            scope,
+            extracted,
+            source=name,
+            url=url,
+            title=title,
+            added_by=added_by,
+            is_page=is_page,
+            quota=quota,
         )
 
     def add_extracted(
@@ -240,6 +261,7 @@ class Service:
         title: str | None,
         added_by: str | None,
         is_page: bool,
+        quota: int | None = None,
     ) -> AddResult:
         """Add an extracted document; a page must reach ``min_page_words`` words.
 
@@ -265,6 +287,7 @@ class Service:
                 site=extracted.site,
                 canonical_url=extracted.canonical_url,
             ),
+            quota=quota,
         )
         if extracted.language and extracted.language != "en":
             warning = (
@@ -307,6 +330,7 @@ class Service:
             chunks=chunks,
             passes=passes,
             tokens=tokens,
+            added_at=source.added_at,
         )
 
     def _segment(
@@ -392,11 +416,6 @@ class Service:
             offset += n
         return out
 
-    def _add_batch(
-        self, scope: str, sources: Sequence[ArticleInput], strict: bool = False
-    ) -> list[AddResult]:
-        return self._add_prepared(scope, self._prepare_all(sources, strict))
-
     def _prepare_all(
         self, sources: Sequence[ArticleInput], strict: bool = False
     ) -> list[tuple[ArticleInput, _Prepared | InvalidInput]]:
@@ -412,7 +431,10 @@ class Service:
         return out
 
     def _add_prepared(
-        self, scope: str, items: Sequence[tuple[ArticleInput, _Prepared | InvalidInput]]
+        self,
+        scope: str,
+        items: Sequence[tuple[ArticleInput, _Prepared | InvalidInput]],
+        quota: int | None = None,
     ) -> list[AddResult]:
         """Embed the prepared articles, then store and index them in one transaction."""
         self._check_model(scope)
@@ -441,9 +463,13 @@ class Service:
                 continue
             prepared.append(item)
             results[i] = AddResult(item.article_id, item.title, 0, 0, "pending")
+        if quota is not None:
+            self._check_quota(scope, prepared, quota)  # before the costly embedding
         vectors = self._embed(prepared) if prepared else []
         rows = [item.to_new(*v) for item, v in zip(prepared, vectors, strict=True)]
         with self._lock:
+            if quota is not None:
+                self._check_quota(scope, prepared, quota)  # again: others may have added
             index = self._index(scope)
             replaced = {
                 p.article_id for p in prepared if self.store.find_article(scope, p.article_id)
@@ -470,6 +496,14 @@ class Service:
                     "replaced" if item.article_id in replaced else "added",
                 )
         return [results[i] for i in range(len(items))]
+
+    def _check_quota(self, scope: str, prepared: Sequence[_Prepared], quota: int) -> None:
+        new = sum(1 for p in prepared if self.store.find_article(scope, p.article_id) is None)
+        held, _, _ = self.store.counts(scope)
+        if new and held + new > quota:
+            raise QuotaExceeded(
+                f"this server holds {held:,} articles, its limit: remove some before adding more"
+            )
 
     def _update_index(
         self,
@@ -701,6 +735,10 @@ class Service:
             if progress:
                 progress(done, total)
         self.store.save_articles(scope, rows, self.embedder.name)
+
+    def export(self, scope: str | None) -> Iterator[Article]:
+        """The scope's articles (None: every scope's), oldest first, for ``citebot export``."""
+        return self.store.iter_articles(scope)
 
     def backup(self, target: Path) -> None:
         """Copy the database (every scope) to ``target``; the index files are derived."""

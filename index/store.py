@@ -345,6 +345,23 @@ class Store:
         )
         return [_article(row)[1] for row in rows]
 
+    def iter_articles(self, scope: str | None, page: int = 200) -> Iterator[Article]:
+        """Every article of the scope (None: of every scope), oldest first, a page at a time."""
+        where, params = ("WHERE a.scope = ?", (scope,)) if scope is not None else ("", ())
+        pks = [
+            int(row[0])
+            for row in self._query(
+                f"SELECT a.pk FROM articles a {where} ORDER BY a.added_at, a.pk", params
+            )
+        ]
+        for first in range(0, len(pks), page):
+            found = self.articles_by_pk(pks[first : first + page])
+            yield from (found[pk] for pk in pks[first : first + page] if pk in found)
+
+    def scopes(self) -> list[str]:
+        """Scopes that hold at least one article."""
+        return [str(row[0]) for row in self._query("SELECT DISTINCT scope FROM articles")]
+
     def articles_by_pk(self, pks: Sequence[int]) -> dict[int, Article]:
         """Articles keyed by primary key (without sentence/chunk counts)."""
         if not pks:
