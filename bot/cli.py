@@ -292,6 +292,27 @@ def write_new_file(path: Path, lines: Iterable[str]) -> int:
 
 
 @main.command()
+@click.pass_obj
+def check(state: State) -> None:
+    """Check the database and every scope's index (rebuilding an index that disagrees)."""
+
+    def action() -> None:
+        report = state.service.check()
+        click.echo(f"database {state.service.store.path}: ok")
+        for scope in report:
+            click.echo(
+                f"scope {scope.scope}: {scope.articles} articles, {scope.chunks} chunks, "
+                f"index {scope.index}"
+            )
+            if scope.half_added:
+                click.echo(f"error: articles without sentences: {', '.join(scope.half_added)}")
+        if any(scope.half_added for scope in report):
+            sys.exit(1)
+
+    _run(action)
+
+
+@main.command()
 @click.argument("question", required=False)
 @click.option(
     "--batch",

@@ -186,6 +186,17 @@ class Answer:
 
 
 @dataclass(frozen=True, slots=True)
+class ScopeCheck:
+    """What ``citebot check`` found in one scope."""
+
+    scope: str
+    articles: int
+    chunks: int
+    index: str  # "ok", or "rebuilt" when it disagreed with the store
+    half_added: list[str]  # ids of articles without sentences or chunks (expected: none)
+
+
+@dataclass(frozen=True, slots=True)
 class Stats:
     """Counts for one scope."""
 

@@ -30,11 +30,19 @@ from index.errors import ArticleTooShort, CitebotError, InvalidInput, QuotaExcee
 from index.extract import Extracted, extract_document, extract_file
 from index.fetch import Fetcher
 from index.keywords import KeywordIndex
-from index.models import AddResult, Answer, Article, ChunkSpan, SentenceSpan, Stats
+from index.models import (
+    AddResult,
+    Answer,
+    Article,
+    ChunkSpan,
+    ScopeCheck,
+    SentenceSpan,
+    Stats,
+)
 from index.retrieval import RetrievalSettings, Retriever
 from index.store import NewArticle, Store
 from index.text import clean, normalize_for_hash, split_sentences
-from index.vectors import VectorIndex, index_path
+from index.vectors import VectorIndex, index_path, remove_stale_temporaries
 
 log = logging.getLogger(__name__)
 
@@ -148,6 +156,7 @@ class Service:
         self._indexes: dict[str, VectorIndex] = {}
         self._keywords: dict[str, KeywordIndex] = {}
         self._lock = threading.RLock()
+        remove_stale_temporaries(data_dir / "indexes")
 
     def close(self) -> None:
         """Release the database."""
@@ -739,6 +748,29 @@ class Service:
     def export(self, scope: str | None) -> Iterator[Article]:
         """The scope's articles (None: every scope's), oldest first, for ``citebot export``."""
         return self.store.iter_articles(scope)
+
+    def check(self) -> list[ScopeCheck]:
+        """Check the database with SQLite's quick check, then every scope's index against it.
+
+        An index that is missing, stale or damaged is rebuilt when opened (one warning in
+        the log); one that still disagrees with the store about which chunks it holds is
+        rebuilt here.
+
+        Raises:
+            StoreError: The database is damaged.
+        """
+        self.store.quick_check()
+        report = []
+        for scope in sorted(self.store.scopes()):
+            index = self._index(scope)
+            status = "ok"
+            if not np.array_equal(index.ids(), self.store.chunk_ids(scope)):
+                log.warning("the index of scope %s disagrees with the store: rebuilding", scope)
+                self._swap_in_fresh_index(scope)
+                status = "rebuilt"
+            articles, _, chunks = self.store.counts(scope)
+            report.append(ScopeCheck(scope, articles, chunks, status, self.store.half_added(scope)))
+        return report
 
     def backup(self, target: Path) -> None:
         """Copy the database (every scope) to ``target``; the index files are derived."""

@@ -102,6 +102,9 @@ MIGRATIONS: tuple[str, ...] = (
 )
 
 
+QUICK_CHECK_UP_TO = 1 << 30  # bytes: larger databases are checked by `citebot check`
+
+
 def utc_now() -> str:
     """The current time as an ISO 8601 string in UTC, to the second."""
     return datetime.now(UTC).replace(microsecond=0).isoformat()
@@ -174,8 +177,12 @@ class Store:
     keeps writes serialized; WAL mode lets other processes read while one writes.
     """
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, check_up_to: int = QUICK_CHECK_UP_TO) -> None:
         """Open (creating if needed) the database at ``path`` and bring its schema up to date.
+
+        A database of at most ``check_up_to`` bytes gets SQLite's quick integrity check
+        first (``quick_check``; it reads every page, about 1 ms per MB). A damaged database
+        is reported, never replaced: restoring a backup is the owner's decision.
 
         Raises:
             StoreError: The file is not a usable citebot database.
@@ -190,9 +197,46 @@ class Store:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA foreign_keys=ON")
             self._db.execute("PRAGMA synchronous=NORMAL")
+            if path.stat().st_size <= check_up_to:
+                self.quick_check()
             self._migrate()
+        except (sqlite3.DatabaseError, StoreError) as error:
+            if hasattr(self, "_db"):
+                self._db.close()
+            if isinstance(error, StoreError):
+                raise
+            raise self._damaged(error) from error
+
+    def _damaged(self, error: sqlite3.DatabaseError) -> StoreError:
+        """The error to report for a failure of the database (not of citebot's SQL)."""
+        if isinstance(error, sqlite3.IntegrityError | sqlite3.ProgrammingError):
+            raise error  # a bug in citebot, not a problem of the file
+        if isinstance(error, sqlite3.OperationalError) and "locked" in str(error):
+            return StoreError(
+                f"the database {self.path} stayed locked by another process for 30 s: "
+                "try again when it is done"
+            )
+        if isinstance(error, sqlite3.OperationalError):  # disk full, I/O error, permissions
+            return StoreError(f"cannot use the database {self.path}: {error}")
+        return StoreError(
+            f"the database {self.path} is damaged ({error}). citebot leaves it as it is: "
+            "restore a copy made with `citebot backup` or `citebot export`, or move it away "
+            "to start empty"
+        )
+
+    def quick_check(self) -> None:
+        """Run SQLite's quick integrity check.
+
+        Raises:
+            StoreError: The database is damaged.
+        """
+        try:
+            with self._lock:
+                problems = [row[0] for row in self._db.execute("PRAGMA quick_check")]
         except sqlite3.DatabaseError as error:
-            raise StoreError(f"cannot open the database {path}: {error}") from error
+            raise self._damaged(error) from error
+        if problems != ["ok"]:
+            raise self._damaged(sqlite3.DatabaseError("; ".join(problems[:3])))
 
     def close(self) -> None:
         """Close the connection."""
@@ -236,17 +280,24 @@ class Store:
     def transaction(self) -> Iterator[sqlite3.Connection]:
         """A write transaction: everything inside commits together or not at all."""
         with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
             try:
-                yield self._db
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
+                self._db.execute("BEGIN IMMEDIATE")
+                try:
+                    yield self._db
+                except BaseException:
+                    if self._db.in_transaction:
+                        self._db.execute("ROLLBACK")
+                    raise
+                self._db.execute("COMMIT")
+            except sqlite3.DatabaseError as error:
+                raise self._damaged(error) from error
 
     def _query(self, sql: str, params: Sequence[object] = ()) -> list[tuple[Any, ...]]:
         with self._lock:
-            return list(self._db.execute(sql, params))
+            try:
+                return list(self._db.execute(sql, params))
+            except sqlite3.DatabaseError as error:
+                raise self._damaged(error) from error
 
     # -- scopes -----------------------------------------------------------------------------
 
@@ -577,6 +628,21 @@ class Store:
         ids = np.fromiter((int(r[0]) for r in rows), dtype=np.int64, count=len(rows))
         vectors = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32)
         return ids, vectors.reshape(len(rows), dimension)
+
+    def chunk_ids(self, scope: str) -> npt.NDArray[np.int64]:
+        """Every chunk id of the scope, sorted."""
+        rows = self._query("SELECT id FROM chunks WHERE scope = ? ORDER BY id", (scope,))
+        return np.fromiter((int(r[0]) for r in rows), dtype=np.int64, count=len(rows))
+
+    def half_added(self, scope: str) -> list[str]:
+        """Ids of articles missing their sentences or chunks (never expected: see save)."""
+        rows = self._query(
+            "SELECT a.article_id FROM articles a WHERE a.scope = ? AND ("
+            "NOT EXISTS (SELECT 1 FROM sentences s WHERE s.article_pk = a.pk) OR "
+            "NOT EXISTS (SELECT 1 FROM chunks c WHERE c.article_pk = a.pk))",
+            (scope,),
+        )
+        return [str(r[0]) for r in rows]
 
     def chunks(self, ids: Sequence[int]) -> list[ChunkRow]:
         """The chunks with these ids, in any order."""

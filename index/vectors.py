@@ -16,6 +16,7 @@ import os
 import re
 import struct
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -52,6 +53,22 @@ def index_path(directory: Path, scope: str) -> Path:
     """Where a scope's index file lives (scope names that are not file-safe are hashed)."""
     name = scope if _SAFE_SCOPE.match(scope) else hashlib.sha256(scope.encode()).hexdigest()[:32]
     return directory / f"{name}.faiss"
+
+
+def remove_stale_temporaries(directory: Path, older_than: float = 600.0) -> None:
+    """Delete index files left half written by a process that died while saving.
+
+    A live writer keeps touching its temporary file, so only files untouched for
+    ``older_than`` seconds are removed (another process may be saving right now).
+    """
+    now = time.time()
+    for partial in directory.glob("*.faiss*.tmp"):
+        try:
+            if now - partial.stat().st_mtime > older_than:
+                partial.unlink()
+                log.info("removed %s, left by an interrupted save", partial.name)
+        except FileNotFoundError:
+            continue
 
 
 @dataclass(frozen=True, slots=True)
@@ -209,6 +226,24 @@ class VectorIndex:
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
+
+    def ids(self) -> npt.NDArray[np.int64]:
+        """Every chunk id in the index, sorted."""
+        ivf = _ivf(self._index)
+        if ivf is None:
+            assert isinstance(self._index, faiss.IndexIDMap2)  # how flat indexes are built
+            found = faiss.vector_to_array(self._index.id_map)
+        else:
+            lists = ivf.invlists
+            assert lists is not None  # a trained inverted file always has its lists
+            found = np.concatenate(
+                [np.zeros(0, dtype=np.int64)]
+                + [
+                    faiss.rev_swig_ptr(lists.get_ids(n), lists.list_size(n)).copy()
+                    for n in range(ivf.nlist)
+                ]
+            )
+        return np.sort(found.astype(np.int64))
 
     def search(
         self, vector: npt.NDArray[np.float32], k: int

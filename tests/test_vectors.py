@@ -6,6 +6,7 @@ import logging
 import os
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from index import vectors
@@ -185,6 +186,8 @@ def test_large_scope_switches_to_an_approximate_index_and_back(
     service.close()
     reopened = reopen(data)  # the approximate index is saved, loaded and searched again
     assert reopened._index("g").kind.startswith("IVF")
+    assert np.array_equal(reopened._index("g").ids(), reopened.store.chunk_ids("g"))
+    assert [r.index for r in reopened.check()] == ["ok"]
     assert "item 7 line 3" in reopened.ask("g", "item 7 line 3").citations[0].sentence
     for a in reopened.list_articles("g")[:25]:
         reopened.remove("g", a.article_id)

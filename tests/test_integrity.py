@@ -1,0 +1,136 @@
+"""Integrity at start: a damaged database is reported and left alone; indexes are repaired."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from bot.cli import main
+from index.embedding import HashEmbedder
+from index.errors import StoreError
+from index.service import ArticleInput, Service
+from index.store import Store
+from index.vectors import VectorIndex, index_path
+from tests.conftest import HASH_ANSWERS, SAMPLE
+
+STORIES = [
+    f"Story {n}. The ferry number {n} left the harbour at dawn with {n * 7} passengers. "
+    f"Its captain, Ada {n}, said the sea was calm. The crossing took {n + 40} minutes."
+    for n in range(1, 40)
+]
+
+
+def filled(data: Path) -> None:
+    """A database with a few dozen articles, closed (its WAL folded into the main file)."""
+    service = Service(data, HashEmbedder(max_tokens=64), answers=HASH_ANSWERS)
+    service.add("local", ArticleInput(SAMPLE.read_text()))
+    service.add_many("local", [ArticleInput(s) for s in STORIES])
+    service.close()
+
+
+def digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def damage(path: Path, how: str) -> None:
+    data = bytearray(path.read_bytes())
+    if how == "truncated":
+        path.write_bytes(data[: len(data) // 3])
+    elif how == "garbled":  # pages in the middle overwritten; the header survives
+        middle = len(data) // 2
+        data[middle : middle + 8192] = os.urandom(8192)
+        path.write_bytes(data)
+    else:  # not a database at all
+        path.write_bytes(b"this is a shopping list, not a database\n" * 100)
+
+
+@pytest.mark.parametrize("how", ["truncated", "garbled", "foreign"])
+def test_damaged_database_is_reported_and_never_replaced(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, how: str
+) -> None:
+    data = tmp_path / "data"
+    filled(data)
+    database = data / "citebot.sqlite3"
+    damage(database, how)
+    before = digest(database)
+    monkeypatch.setenv("CITEBOT_EMBEDDER", "hash")
+    for command in (["list"], ["stats"], ["ask", "When did the ferry leave?"], ["check"]):
+        result = CliRunner().invoke(main, ["--data-dir", str(data), *command])
+        assert result.exit_code == 1, (command, result.output)
+        assert "damaged" in result.stderr or "not a database" in result.stderr, result.stderr
+        assert "Traceback" not in result.output
+        assert len(result.stderr.strip().splitlines()) == 1
+    assert digest(database) == before
+    assert sorted(p.name for p in data.iterdir() if p.is_file()) == ["citebot.sqlite3"]
+
+
+def test_store_reports_damage_found_by_the_quick_check(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    filled(data)
+    damage(data / "citebot.sqlite3", "garbled")
+    with pytest.raises(StoreError, match="damaged"):
+        Store(data / "citebot.sqlite3")
+
+
+def test_truncated_index_file_is_rebuilt_with_one_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    data = tmp_path / "data"
+    filled(data)
+    service = Service(data, HashEmbedder(max_tokens=64), answers=HASH_ANSWERS)
+    service.ask("local", "ferry")  # writes nothing new; the index file exists
+    service.close()
+    path = index_path(data / "indexes", "local")
+    path.write_bytes(path.read_bytes()[:1000])
+    service = Service(data, HashEmbedder(max_tokens=64), answers=HASH_ANSWERS)
+    with caplog.at_level(logging.WARNING):
+        answer = service.ask("local", "How many passengers did ferry number 12 carry?")
+    assert "84 passengers" in answer.citations[0].sentence
+    assert len([r for r in caplog.records if "rebuilding the index" in r.message]) == 1
+    assert service.check()[0].index == "ok"
+    service.close()
+
+
+def test_check_rebuilds_an_index_holding_the_wrong_chunks(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    filled(data)
+    service = Service(data, HashEmbedder(max_tokens=64), answers=HASH_ANSWERS)
+    store = service.store
+    (model, dimension) = store.scope_model("local") or ("", 0)
+    path = index_path(data / "indexes", "local")
+    index = VectorIndex.open(path, store, "local", model, dimension)
+    ids = store.chunk_ids("local")
+    # same count and generation, so its header looks right, but one chunk swapped for another
+    index.update(
+        index.generation,
+        ids[:1],
+        np.array([ids[-1] + 1000]),
+        np.ones((1, dimension), dtype=np.float32),
+    )
+    report = service.check()
+    assert [(r.scope, r.index, r.half_added) for r in report] == [("local", "rebuilt", [])]
+    assert np.array_equal(service._index("local").ids(), ids)
+    assert service.check()[0].index == "ok"
+    service.close()
+
+
+def test_half_written_index_files_are_cleaned_up_when_stale(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    filled(data)
+    indexes = data / "indexes"
+    stale = indexes / "local.faissabc123.tmp"
+    fresh = indexes / "local.faissdef456.tmp"
+    stale.write_bytes(b"half")
+    fresh.write_bytes(b"being written")
+    hour_ago = time.time() - 3600
+    os.utime(stale, (hour_ago, hour_ago))
+    Service(data, HashEmbedder(max_tokens=64)).close()
+    assert not stale.exists()
+    assert fresh.exists()  # another process may be writing it right now
