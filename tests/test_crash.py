@@ -1,0 +1,225 @@
+"""Crash safety: `citebot import`, `add` and `reindex` killed (SIGKILL) at random moments.
+
+After every kill the data directory is opened again, as a restarted process would: every
+article reported as added is there and answerable, no article is half there, and the FAISS
+index holds exactly the chunks SQLite holds (repaired at open, with one warning).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from bot.config import Settings
+from index.service import Service
+
+pytestmark = pytest.mark.reliability
+
+CITEBOT = Path(sys.executable).with_name("citebot")
+KILLS = 36  # at least this many SIGKILLs, spread evenly over the three commands
+IMPORT_SIZE = 150  # articles per import file: five batches of 32
+BIG_SENTENCES = 500  # a long article, so `add` spends a while embedding and writing
+
+
+def story(n: int, sentences: int = 8) -> dict[str, str]:
+    """Article ``n``: ordinary sentences around one only it holds (its marker sentence)."""
+    body = [
+        f"The harbour committee met again on day {k} of the season to discuss the weather."
+        for k in range(sentences - 1)
+    ]
+    body.insert(min(3, len(body)), marker(n))
+    return {"title": f"Harbour report {n}", "text": " ".join(body)}
+
+
+def marker(n: int) -> str:
+    return f"Inspector Veltrano{n} counted {n * 3 + 7} boats in the harbour on Tuesday."
+
+
+def question(n: int) -> str:
+    return f"How many boats did Inspector Veltrano{n} count?"
+
+
+def open_service(data: Path) -> Service:
+    settings = Settings(_env_file=None, embedder="hash", data_dir=data, min_relevance=0.1)  # type: ignore[call-arg]
+    return settings.open_service()
+
+
+def verify(data: Path, expected: dict[str, int], caplog: pytest.LogCaptureFixture) -> int:
+    """Open the data as a restarted process would; the number of index repairs logged.
+
+    Every article in ``expected`` must be stored whole and be the answer to its question.
+    """
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="index"):
+        service = open_service(data)
+        try:
+            report = service.check()
+            repairs = [r for r in caplog.records if "rebuilding the index" in r.message]
+            assert len(repairs) <= 1, [r.message for r in repairs]
+            assert [(r.index, r.half_added) for r in report] in ([], [("ok", [])])
+            assert np.array_equal(service._index("local").ids(), service.store.chunk_ids("local"))
+            for article_id, n in expected.items():
+                article = service.get_article("local", article_id)
+                assert marker(n) in article.text
+                answer = service.ask("local", question(n))
+                assert answer.answered
+                assert answer.citations[0].article_id == article_id
+                assert f"{n * 3 + 7} boats" in answer.citations[0].sentence
+        finally:
+            service.close()
+    return len(repairs)
+
+
+class KillLoop:
+    """Runs citebot commands over one data directory, killing them part-way."""
+
+    def __init__(
+        self, tmp_path: Path, rng: random.Random, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        self.tmp_path = tmp_path
+        self.rng = rng
+        self.caplog = caplog
+        self.data = tmp_path / "data"
+        self.env = {
+            **os.environ,
+            "CITEBOT_EMBEDDER": "hash",
+            "CITEBOT_DATA_DIR": str(self.data),
+            "CITEBOT_LOG_LEVEL": "WARNING",
+        }
+        self.env.pop("CITEBOT_DISCORD_TOKEN", None)
+        self.files = 0
+        self.reported: dict[str, int] = {}  # article id -> story number, once reported added
+        self.checked: dict[str, int] = {}
+        self.interrupted: list[list[str]] = []
+        self.kills: dict[str, int] = {"import": 0, "add": 0, "reindex": 0}
+        self.finished: dict[str, int] = {"import": 0, "add": 0, "reindex": 0}
+        self.cut_imports = 0
+        self.repairs = 0
+
+    def citebot(self, args: list[str], kill_after: float = 600.0) -> str | None:
+        """Run ``citebot args``; SIGKILL it ``kill_after`` seconds in. Its stdout if it ended."""
+        process = subprocess.Popen(
+            [str(CITEBOT), *args], env=self.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        )
+        try:
+            out, err = process.communicate(timeout=kill_after)
+        except subprocess.TimeoutExpired:
+            process.send_signal(signal.SIGKILL)
+            process.communicate()
+            return None
+        assert process.returncode == 0, err.decode()
+        return out.decode()
+
+    def timed(self, args: list[str]) -> float:
+        started = time.perf_counter()
+        assert self.citebot(args) is not None
+        return time.perf_counter() - started
+
+    def held(self) -> dict[str, int]:
+        service = open_service(self.data)
+        try:
+            return {
+                a.article_id: int(a.title.rsplit(" ", 1)[1]) for a in service.list_articles("local")
+            }
+        finally:
+            service.close()
+
+    def new_import(self) -> tuple[list[str], range]:
+        self.files += 1
+        numbers = range(self.files * IMPORT_SIZE, (self.files + 1) * IMPORT_SIZE)
+        path = self.tmp_path / f"import-{self.files}.jsonl"
+        path.write_text("".join(json.dumps(story(n)) + "\n" for n in numbers))
+        return ["import", str(path)], numbers
+
+    def new_single(self) -> tuple[list[str], int]:
+        self.files += 1
+        n = 1_000_000 + self.files
+        path = self.tmp_path / f"single-{self.files}.txt"
+        path.write_text(f"Harbour report {n}\n\n{story(n, BIG_SENTENCES)['text']}\n")
+        return ["add", str(path)], n
+
+    def step(self, command: str, kill_after: float) -> None:
+        """Run one command, killed at ``kill_after`` s unless it ends first; then verify."""
+        numbers: range | list[int] = []
+        if command == "import":
+            args, numbers = self.new_import()
+        elif command == "add":
+            args, n = self.new_single()
+            numbers = [n]
+        else:
+            args = ["reindex"]
+        out = self.citebot(args, kill_after)
+        if out is None:
+            self.kills[command] += 1
+            self.interrupted.append(args)
+        else:
+            self.finished[command] += 1
+            if command == "add":
+                assert out.startswith("Added: ")
+                self.reported[out.split("[", 1)[1].split("]", 1)[0]] = numbers[0]
+            elif command == "import":
+                assert f"{IMPORT_SIZE} added" in out
+        held = self.held()
+        if out is not None and command == "import":
+            self.reported.update({i: m for i, m in held.items() if m in numbers})
+        if out is None and command == "import":
+            self.cut_imports += 0 < sum(m in numbers for m in held.values()) < IMPORT_SIZE
+        # what this run reported, and a sample of what earlier runs did
+        fresh = {i: m for i, m in self.reported.items() if i not in self.checked}
+        sample = self.rng.sample(sorted(self.checked.items()), min(40, len(self.checked)))
+        self.repairs += verify(self.data, fresh | dict(sample), self.caplog)
+        self.checked |= fresh
+
+
+def test_kill_loop_loses_nothing_reported(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str]
+) -> None:
+    seed = int(os.environ.get("CITEBOT_KILL_SEED", "7"))
+    loop = KillLoop(tmp_path, random.Random(seed), caplog)
+    # how long each command takes uninterrupted, so kills spread over its whole run (from
+    # when the process has started up: a kill before that tests nothing)
+    startup = loop.timed(["stats"])
+    spans = {
+        "import": loop.timed(loop.new_import()[0]),
+        "add": loop.timed(loop.new_single()[0]),
+        "reindex": loop.timed(["reindex"]),
+    }
+    loop.reported = loop.held()  # both ended normally: all they added was reported
+    attempts = 0
+    while sum(loop.kills.values()) < KILLS and attempts < 3 * KILLS:
+        attempts += 1
+        fewest = min(loop.kills.values())
+        command = loop.rng.choice([c for c, n in loop.kills.items() if n == fewest])
+        loop.step(command, loop.rng.uniform(startup, 1.05 * spans[command]))
+
+    # run every interrupted command again to its end: imports resume, nothing doubles
+    for args in loop.interrupted:
+        assert loop.citebot(args) is not None
+    everything = loop.held()
+    assert loop.reported.items() <= everything.items()
+    assert len(everything) == len(set(everything.values()))
+    assert len(everything) == IMPORT_SIZE * sum(1 for p in tmp_path.glob("import-*.jsonl")) + sum(
+        1 for p in tmp_path.glob("single-*.txt")
+    )
+    loop.repairs += verify(loop.data, everything, caplog)
+
+    with capsys.disabled():
+        print(
+            f"\n  kill loop: {sum(loop.kills.values())} SIGKILLs survived {loop.kills}; "
+            f"runs that ended first {loop.finished}; {loop.cut_imports} imports cut part-way; "
+            f"{loop.repairs} index repairs at open; {len(everything)} articles checked; "
+            f"uninterrupted: start-up {startup:.1f} s, "
+            + ", ".join(f"{c} {t:.1f} s" for c, t in spans.items())
+        )
+    assert sum(loop.kills.values()) >= KILLS
+    assert loop.cut_imports >= 3  # the kills did land in the middle of imports
