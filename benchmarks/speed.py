@@ -410,6 +410,7 @@ def part_responsive(rows: list[ImportArticle], count: int) -> None:
                 discord_token="x.y.z",  # type: ignore[arg-type]
                 data_dir=Path(tmp),
                 ask_cooldown_seconds=0,
+                server_asks_per_minute=0,  # the bench asks faster than a server may
             )
             async with FakeDiscord() as fake:
                 guild = fake.add_guild(name="Bench")

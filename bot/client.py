@@ -12,6 +12,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.config import Settings
+from bot.limits import Limits, SlowDown
 from bot.render import NO_MENTIONS
 from index.errors import CitebotError
 from index.service import Service
@@ -26,7 +27,7 @@ class CitebotTree(app_commands.CommandTree["CitebotBot"]):
     def error_message(error: BaseException, where: str = "?") -> str:
         """The short message a member sees for ``error``; unexpected errors are logged."""
         cause = error.original if isinstance(error, app_commands.CommandInvokeError) else error
-        if isinstance(cause, CitebotError):
+        if isinstance(cause, CitebotError | SlowDown):
             return str(cause)
         if isinstance(cause, app_commands.CommandOnCooldown):
             return f"Slow down: try again in {cause.retry_after:.0f} s."
@@ -81,6 +82,7 @@ class CitebotBot(commands.Bot):
         )
         self.settings = settings
         self.service = service
+        self.limits = Limits.from_settings(settings)
         self._warm_up: asyncio.Task[None] | None = None
 
     async def setup_hook(self) -> None:
@@ -89,7 +91,7 @@ class CitebotBot(commands.Bot):
         from bot.cogs.articles import Articles
         from bot.cogs.ask import Ask
 
-        await self.add_cog(Ask(self, self.service, self.settings.ask_cooldown_seconds))
+        await self.add_cog(Ask(self, self.service))
         await self.add_cog(Articles(self, self.service, self.settings))
         await self.add_cog(Admin(self, self.service))
         self._warm_up = asyncio.create_task(self._load_model(), name="citebot.warm_up")

@@ -105,7 +105,27 @@ class Settings(BaseSettings):
         default=50, ge=1, description="Fewest words a web page, HTML or PDF must yield."
     )
     ask_cooldown_seconds: float = Field(
-        default=5.0, ge=0, description="Per-user pause between questions on Discord."
+        default=5.0,
+        ge=0,
+        description="Per-member pause between questions on Discord (/ask and mentions); 0: none.",
+    )
+    server_asks_per_minute: int = Field(
+        default=30, ge=0, description="Questions a whole server may ask per minute; 0: no limit."
+    )
+    member_adds_per_minute: int = Field(
+        default=5,
+        ge=0,
+        description="Articles one member may add, paste or refresh per minute; 0: no limit.",
+    )
+    server_adds_per_minute: int = Field(
+        default=20,
+        ge=0,
+        description="Articles a whole server may add, paste or refresh per minute; 0: no limit.",
+    )
+    server_article_quota: int = Field(
+        default=5000,
+        ge=1,
+        description="Most articles one server may hold (replacing an article does not count).",
     )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         default="INFO", description="Logging level."

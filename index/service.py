@@ -306,8 +306,18 @@ class Service:
             result = replace(result, warnings=(*result.warnings, warning))
         return result
 
-    def refresh(self, scope: str, article_id: str, added_by: str | None = None) -> AddResult:
+    def refresh(
+        self,
+        scope: str,
+        article_id: str,
+        added_by: str | None = None,
+        *,
+        quota: int | None = None,
+    ) -> AddResult:
         """Fetch a URL article again; a changed text replaces the stored one.
+
+        A page whose canonical link changed since it was added comes back as a new article,
+        so ``quota`` applies as in ``add``.
 
         Raises:
             InvalidInput: The article was not added from a link.
@@ -315,7 +325,7 @@ class Service:
         article = self.get_article(scope, article_id)
         if not article.url or not article.url.lower().startswith(("http://", "https://")):
             raise InvalidInput(f"“{article.title}” was not added from a link: nothing to refresh")
-        return self.add_url(scope, article.url, added_by=article.added_by or added_by)
+        return self.add_url(scope, article.url, added_by=article.added_by or added_by, quota=quota)
 
     def _prepare(self, source: ArticleInput) -> _Prepared:
         if len(source.text) > self.max_article_chars:

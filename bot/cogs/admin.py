@@ -11,7 +11,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.client import CitebotBot
-from bot.interactions import scope_of
+from bot.interactions import can_manage, scope_of
 from bot.render import NO_MENTIONS, stats_embed
 from index.service import Service
 
@@ -30,8 +30,15 @@ class ConfirmPurge(discord.ui.View):
         self.scope = scope
 
     async def interaction_check(self, interaction: discord.Interaction) -> bool:
-        """Only the admin who ran /admin purge can confirm it."""
-        return interaction.user.id == self.owner
+        """Only the admin who ran /admin purge, still with Manage Server, can answer it."""
+        if interaction.user.id != self.owner:
+            await interaction.response.send_message(
+                "Only the member who ran /admin purge can answer it.", ephemeral=True
+            )
+            return False
+        if not can_manage(interaction):  # the permission may have been taken away meanwhile
+            raise app_commands.MissingPermissions(["manage_guild"])
+        return True
 
     async def on_error(
         self,
@@ -75,7 +82,7 @@ class Admin(commands.GroupCog, group_name="admin", group_description="Manage cit
 
     async def interaction_check(self, interaction: discord.Interaction) -> bool:
         """Discord enforces default_permissions only in its client: check again here."""
-        if not interaction.permissions.manage_guild:
+        if not can_manage(interaction):
             raise app_commands.MissingPermissions(["manage_guild"])
         return True
 

@@ -1,4 +1,8 @@
-"""/article add, paste, list, show and remove: the server's articles."""
+"""/article add, paste, refresh, list, show and remove: the server's articles.
+
+Adding (add, paste, refresh) counts against the member's and the server's add limits
+(``bot/limits.py``) and never takes a server past ``CITEBOT_SERVER_ARTICLE_QUOTA`` articles.
+"""
 
 import asyncio
 import logging
@@ -11,6 +15,7 @@ from discord.ext import commands
 from bot.client import CitebotBot
 from bot.config import Settings
 from bot.interactions import NotAllowed, article_choices, can_manage, scope_of
+from bot.limits import limited
 from bot.render import NO_MENTIONS, added_text, article_embed, article_list_embed, safe, shorten
 from index.errors import InvalidInput
 from index.models import Article
@@ -59,9 +64,10 @@ class PasteModal(discord.ui.Modal, title="Paste an article"):
         max_length=MODAL_FIELD_LIMIT,
     )
 
-    def __init__(self, service: Service) -> None:
+    def __init__(self, service: Service, quota: int) -> None:
         super().__init__()
         self.service = service
+        self.quota = quota
 
     async def on_submit(self, interaction: discord.Interaction) -> None:
         """Store the pasted text."""
@@ -74,6 +80,7 @@ class PasteModal(discord.ui.Modal, title="Paste an article"):
             ArticleInput(
                 text, title=self.article_title.value or None, added_by=str(interaction.user.id)
             ),
+            quota=self.quota,
         )
         await interaction.edit_original_response(
             content=added_text(result), allowed_mentions=NO_MENTIONS
@@ -81,6 +88,7 @@ class PasteModal(discord.ui.Modal, title="Paste an article"):
 
     async def on_error(self, interaction: discord.Interaction, error: Exception) -> None:  # type: ignore[override]  # Modal narrows BaseView's signature
         """Errors go through the tree's one mapping."""
+        self.stop()  # one submission per /article paste, as counted by the add limits
         await cast(CitebotBot, interaction.client).tree.report(interaction, error)
 
 
@@ -143,6 +151,7 @@ class Articles(commands.GroupCog, group_name="article", group_description="This 
         super().__init__()
 
     @app_commands.command(name="add")
+    @limited("add")
     @app_commands.describe(
         url="Link to the article",
         file="A .txt or .md file with the article",
@@ -163,9 +172,12 @@ class Articles(commands.GroupCog, group_name="article", group_description="This 
                 "or use /article paste to paste text."
             )
         who = str(interaction.user.id)
+        quota = self.settings.server_article_quota
         if url is not None:
             await interaction.response.defer(thinking=True)
-            result = await asyncio.to_thread(self.service.add_url, scope, url, title, who)
+            result = await asyncio.to_thread(
+                self.service.add_url, scope, url, title, who, quota=quota
+            )
         else:
             assert file is not None
             if file.size > self.settings.fetch_max_bytes:
@@ -176,20 +188,25 @@ class Articles(commands.GroupCog, group_name="article", group_description="This 
             await interaction.response.defer(thinking=True)
             data = await file.read()  # from Discord's CDN, not from a URL a member typed
             result = await asyncio.to_thread(
-                self.service.add_file, scope, file.filename, data, title, None, who
+                self.service.add_file, scope, file.filename, data, title, None, who, quota=quota
             )
         await interaction.edit_original_response(
             content=added_text(result), allowed_mentions=NO_MENTIONS
         )
 
     @app_commands.command(name="refresh")
+    @limited("add")
     @app_commands.describe(article="The article to fetch again from its link")
     async def refresh(self, interaction: discord.Interaction, article: str) -> None:
         """Fetch a linked article again; a changed text replaces the stored one."""
         scope = scope_of(interaction)
         await interaction.response.defer(thinking=True)
         result = await asyncio.to_thread(
-            self.service.refresh, scope, article, str(interaction.user.id)
+            self.service.refresh,
+            scope,
+            article,
+            str(interaction.user.id),
+            quota=self.settings.server_article_quota,
         )
         if result.status == "duplicate":
             text = f"**{safe(shorten(result.title, 200))}** is unchanged."
@@ -198,10 +215,13 @@ class Articles(commands.GroupCog, group_name="article", group_description="This 
         await interaction.edit_original_response(content=text, allowed_mentions=NO_MENTIONS)
 
     @app_commands.command(name="paste")
+    @limited("add")
     async def paste(self, interaction: discord.Interaction) -> None:
         """Paste an article's text (up to 16,000 characters)."""
         scope_of(interaction)
-        await interaction.response.send_modal(PasteModal(self.service))
+        await interaction.response.send_modal(
+            PasteModal(self.service, self.settings.server_article_quota)
+        )
 
     @app_commands.command(name="list")
     @app_commands.describe(query="Only articles whose title, id or link contains this")

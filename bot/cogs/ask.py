@@ -10,31 +10,23 @@ from discord.ext import commands
 
 from bot.client import CitebotBot, CitebotTree
 from bot.interactions import article_choices, scope_of
+from bot.limits import Actor, SlowDown, limited
 from bot.render import NO_MENTIONS, answer_embed
 from index.service import Service
 
 log = logging.getLogger(__name__)
 
 
-def ask_cooldown(interaction: discord.Interaction) -> app_commands.Cooldown | None:
-    """One question per member per ``CITEBOT_ASK_COOLDOWN_SECONDS``."""
-    seconds: float = getattr(interaction.client, "settings").ask_cooldown_seconds  # noqa: B009
-    return app_commands.Cooldown(1, seconds) if seconds > 0 else None
-
-
 class Ask(commands.Cog):
     """Questions answered with quoted, cited sentences."""
 
-    def __init__(self, bot: CitebotBot, service: Service, cooldown_seconds: float) -> None:
+    def __init__(self, bot: CitebotBot, service: Service) -> None:
         self.bot = bot
         self.service = service
-        self._mention_cooldown = commands.CooldownMapping.from_cooldown(
-            1, cooldown_seconds, commands.BucketType.user
-        )
 
     @app_commands.command(name="ask")
     @app_commands.guild_only()
-    @app_commands.checks.dynamic_cooldown(ask_cooldown)
+    @limited("ask")
     @app_commands.describe(
         question="What you want to know",
         article="Only answer from this article",
@@ -82,14 +74,10 @@ class Ask(commands.Cog):
                 allowed_mentions=NO_MENTIONS,
             )
             return
-        bucket = self._mention_cooldown.get_bucket(message)
-        retry = bucket.update_rate_limit() if bucket else None
-        if retry:
-            await message.reply(
-                f"Slow down: try again in {retry:.0f} s.",
-                mention_author=False,
-                allowed_mentions=NO_MENTIONS,
-            )
+        try:
+            self.bot.limits.ask.hit(Actor.of(message))  # the same limits as /ask
+        except SlowDown as slow:
+            await message.reply(str(slow), mention_author=False, allowed_mentions=NO_MENTIONS)
             return
         previous = await self._previous_question(message)
         try:
