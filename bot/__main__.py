@@ -6,6 +6,7 @@ import logging
 import sys
 
 from bot.config import Settings, setup_logging
+from index.errors import CitebotError
 
 log = logging.getLogger(__name__)
 
@@ -19,6 +20,9 @@ def run_bot(settings: Settings) -> None:
     setup_logging(settings.log_level)
     service = settings.open_service()
     try:
+        if not service.store.checked:  # too large to check at every open: once at start
+            log.info("checking the database %s", service.store.path)
+            service.store.quick_check()
         CitebotBot(settings, service).run(
             settings.discord_token.get_secret_value(), log_handler=None
         )
@@ -31,7 +35,10 @@ def main() -> None:
     settings = Settings()
     if settings.discord_token is None:
         sys.exit("CITEBOT_DISCORD_TOKEN is not set; try `citebot chat` for a terminal session")
-    run_bot(settings)
+    try:
+        run_bot(settings)
+    except CitebotError as error:  # e.g. a damaged database: one line, no traceback
+        sys.exit(f"error: {error}")
 
 
 if __name__ == "__main__":

@@ -646,7 +646,7 @@ def run(state: State, samples: Path) -> None:
     if token is not None and token.get_secret_value().strip():
         from bot.__main__ import run_bot
 
-        run_bot(state.settings)
+        _run(lambda: run_bot(state.settings))
         return
     click.echo(
         "No CITEBOT_DISCORD_TOKEN set: starting a terminal session instead "

@@ -197,7 +197,8 @@ class Store:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA foreign_keys=ON")
             self._db.execute("PRAGMA synchronous=NORMAL")
-            if path.stat().st_size <= check_up_to:
+            self.checked = path.stat().st_size <= check_up_to
+            if self.checked:
                 self.quick_check()
             self._migrate()
         except (sqlite3.DatabaseError, StoreError) as error:

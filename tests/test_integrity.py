@@ -67,6 +67,11 @@ def test_damaged_database_is_reported_and_never_replaced(
         assert "damaged" in result.stderr or "not a database" in result.stderr, result.stderr
         assert "Traceback" not in result.output
         assert len(result.stderr.strip().splitlines()) == 1
+    monkeypatch.setenv("CITEBOT_DISCORD_TOKEN", "x.y.z")  # the bot refuses to start, too
+    result = CliRunner().invoke(main, ["--data-dir", str(data), "run"])
+    assert result.exit_code == 1
+    assert result.stderr.startswith("error: ")
+    assert "Traceback" not in result.output
     assert digest(database) == before
     assert sorted(p.name for p in data.iterdir() if p.is_file()) == ["citebot.sqlite3"]
 
