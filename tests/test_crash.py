@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 
 from bot.config import Settings
-from index.service import Service
+from index.service import ArticleInput, Service
 
 pytestmark = pytest.mark.reliability
 
@@ -80,6 +80,17 @@ def verify(data: Path, expected: dict[str, int], caplog: pytest.LogCaptureFixtur
     return len(repairs)
 
 
+def held(data: Path) -> dict[str, int]:
+    """Article id -> story number of every stored article."""
+    service = open_service(data)
+    try:
+        return {
+            a.article_id: int(a.title.rsplit(" ", 1)[1]) for a in service.list_articles("local")
+        }
+    finally:
+        service.close()
+
+
 class KillLoop:
     """Runs citebot commands over one data directory, killing them part-way."""
 
@@ -126,13 +137,7 @@ class KillLoop:
         return time.perf_counter() - started
 
     def held(self) -> dict[str, int]:
-        service = open_service(self.data)
-        try:
-            return {
-                a.article_id: int(a.title.rsplit(" ", 1)[1]) for a in service.list_articles("local")
-            }
-        finally:
-            service.close()
+        return held(self.data)
 
     def new_import(self) -> tuple[list[str], range]:
         self.files += 1
@@ -223,3 +228,29 @@ def test_kill_loop_loses_nothing_reported(
         )
     assert sum(loop.kills.values()) >= KILLS
     assert loop.cut_imports >= 3  # the kills did land in the middle of imports
+
+
+def test_death_between_commit_and_index_save_is_repaired_at_open(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The worst moment, every time: SQLite has committed, the index file is not yet written."""
+    data = tmp_path / "data"
+    service = open_service(data)
+    service.add("local", ArticleInput(story(1)["text"], title=story(1)["title"]))
+    service.close()
+    script = f"""
+import os
+from bot.config import Settings
+from index.service import ArticleInput
+from index.vectors import VectorIndex
+
+VectorIndex.save = lambda self: os.kill(os.getpid(), 9)  # die instead of writing the index
+service = Settings(_env_file=None, embedder="hash", data_dir={str(data)!r}).open_service()
+service.add("local", ArticleInput({story(2)["text"]!r}, title={story(2)["title"]!r}))
+"""
+    died = subprocess.run([sys.executable, "-c", script], capture_output=True, check=False)
+    assert died.returncode == -signal.SIGKILL, died.stderr.decode()
+    stored = held(data)
+    assert sorted(stored.values()) == [1, 2]  # committed before the death: kept, whole
+    assert verify(data, stored, caplog) == 1  # repaired at open, with one log line
+    assert verify(data, stored, caplog) == 0  # and it stays repaired
