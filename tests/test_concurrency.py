@@ -13,6 +13,7 @@ import json
 import logging
 import os
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -68,10 +69,10 @@ async def test_fifty_questions_during_two_imports_and_a_reindex(
         outside.write_text(
             "".join(
                 json.dumps({"title": story(n).title, "text": story(n).text}) + "\n"
-                for n in range(1000, 1400)
+                for n in range(1000, 2000)
             )
         )
-        inside = [story(n) for n in range(2000, 2300)]  # imported inside the bot's process
+        inside = [story(n) for n in range(3000, 3300)]  # imported inside the bot's process
         admin = fake.add_member(guild.id, permissions=MEMBER_PERMISSIONS | MANAGE_GUILD)
         members = [fake.add_member(guild.id).user_id for _ in range(QUESTIONS)]
         with caplog.at_level(logging.INFO):
@@ -90,8 +91,17 @@ async def test_fifty_questions_during_two_imports_and_a_reindex(
                     stdout=asyncio.subprocess.PIPE,
                     stderr=asyncio.subprocess.PIPE,
                 )
-                importing = asyncio.create_task(asyncio.to_thread(service.add_many, scope, inside))
-                await asyncio.sleep(0.8)  # the other process has started writing
+                asks_sent = threading.Event()
+
+                def hold_on(done: int, _total: int) -> None:
+                    if done >= 64:  # two batches in: wait until the questions are out
+                        asks_sent.wait(timeout=60)
+
+                importing = asyncio.create_task(
+                    asyncio.to_thread(service.add_many, scope, inside, progress=hold_on)
+                )
+                while service.store.counts(scope)[0] < 100 + 64 + 32:  # both are writing
+                    await asyncio.sleep(0.05)
                 started = time.perf_counter()
                 reindex = await fake.slash(
                     "admin reindex", guild_id=guild.id, user_id=admin.user_id
@@ -108,6 +118,7 @@ async def test_fifty_questions_during_two_imports_and_a_reindex(
                     )
                 )
                 still_writing = process.returncode is None and not importing.done()
+                asks_sent.set()
                 for it in asked:
                     await it.wait_done(timeout=60)
                 flood = time.perf_counter() - started
@@ -119,7 +130,7 @@ async def test_fifty_questions_during_two_imports_and_a_reindex(
         fake.assert_no_errors()
 
     assert process.returncode == 0, err.decode()
-    assert "400 added" in out.decode()
+    assert "1000 added" in out.decode()
     assert [r.status for r in results] == ["added"] * len(inside)
     assert still_writing  # the questions really were asked while both imports ran
     for n, it in enumerate(asked):
@@ -131,7 +142,7 @@ async def test_fifty_questions_during_two_imports_and_a_reindex(
 
     with capsys.disabled():
         print(
-            f"\n  concurrency: {QUESTIONS} questions answered in {flood:.1f} s while 700 "
+            f"\n  concurrency: {QUESTIONS} questions answered in {flood:.1f} s while 1,300 "
             f"articles were imported by two writers and the index was rebuilt; the slowest "
             f"acknowledgement took {max(it.ack_latency or 0 for it in asked) * 1000:.0f} ms"
         )
@@ -139,13 +150,13 @@ async def test_fifty_questions_during_two_imports_and_a_reindex(
     try:
         titles = {a.title for a in reopened.list_articles(scope)}
         expected = {
-            f"Harbour report {n}" for n in [*range(100), *range(1000, 1400), *range(2000, 2300)]
+            f"Harbour report {n}" for n in [*range(100), *range(1000, 2000), *range(3000, 3300)]
         }
         assert titles == expected  # no write lost
         assert [(r.index, r.half_added) for r in reopened.check()] == [("ok", [])]
         assert np.array_equal(reopened._index(scope).ids(), reopened.store.chunk_ids(scope))
-        late = reopened.ask(scope, "How many boats did Inspector Veltrano1399 count?")
-        assert f"{1399 * 3 + 7} boats" in late.citations[0].sentence
+        late = reopened.ask(scope, "How many boats did Inspector Veltrano1999 count?")
+        assert f"{1999 * 3 + 7} boats" in late.citations[0].sentence
     finally:
         reopened.close()
         service.close()
