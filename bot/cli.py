@@ -28,6 +28,7 @@ from index.errors import CitebotError, InvalidInput
 from index.extract import FILE_SUFFIXES, decode_text
 from index.models import AddResult, Answer, Article
 from index.service import ArticleInput, Service
+from index.text import is_text
 
 log = logging.getLogger(__name__)
 
@@ -98,8 +99,8 @@ def main(ctx: click.Context, data_dir: Path | None, scope: str) -> None:
         fail(f"setting CITEBOT_{str(problem['loc'][0]).upper()}: {problem['msg']}")
     if data_dir is not None:
         settings.data_dir = data_dir
-    if not scope.strip():
-        fail("--guild must not be empty")
+    if not scope.strip() or not is_text(scope):
+        fail("--guild must be a non-empty text")
     setup_logging(settings.log_level if settings.log_level != "INFO" else "WARNING")
     ctx.obj = State(settings, scope)
     ctx.call_on_close(lambda: ctx.obj._service and ctx.obj._service.close())

@@ -196,4 +196,4 @@ def setup_logging(level: str) -> None:
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLevelName(level)))
     # parsers that warn about every odd page they read: citebot reports what matters itself
     for chatty in ("pypdf", "trafilatura", "htmldate", "courlan", "charset_normalizer"):
-        logging.getLogger(chatty).setLevel(logging.DEBUG if level == "DEBUG" else logging.ERROR)
+        logging.getLogger(chatty).setLevel(logging.DEBUG if level == "DEBUG" else logging.CRITICAL)

@@ -1,12 +1,16 @@
 """Pure rendering: an Answer to Discord message parts within Discord's limits.
 
 Nothing rendered here can ping anyone: the bot also sends every message with
-``AllowedMentions.none()``, and quoted text is escaped so article markdown cannot break the
-quote formatting.
+``AllowedMentions.none()``, and article text (quotes, titles, authors) goes through ``safe``,
+which escapes markdown, mention, timestamp and emoji syntax so that it shows exactly as stored
+and cannot add a link, a heading or a spoiler. A quote is cut to fit, never its marker.
 """
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
+from functools import partial
 from urllib.parse import quote
 
 import discord
@@ -19,6 +23,24 @@ EMBED_TITLE_LIMIT = 256
 EMBED_FIELDS_LIMIT = 25
 NO_MENTIONS = discord.AllowedMentions.none()
 
+# Whitespace as Discord's (JavaScript) markdown parser sees it.
+_SPACE = "\\t\\n\\v\\f\\r \\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\ufeff"
+_MARKUP = re.compile(
+    # A bare link, as Discord finds one: shown as typed, so it is left alone, and so is the
+    # punctuation after it (escaping a "]" there would pull the backslash into the link).
+    rf"(?P<link>https?://[^{_SPACE}<]+[^<.,:;\"')\]{_SPACE}])(?P<tail>[.,:;\"')\]]*)(?P<lt><?)"
+    # Headings, subtext and list markers at the start of a line.
+    r"|^(?P<indent>[ \t]*)(?P<marker>#{1,3}|-#|[-+*]|\d+\.)(?=[ \t])"
+    # Emphasis, code, spoilers, masked links, block quotes; mentions, timestamps and custom
+    # emoji all start with "<"; and the backslash itself.
+    r"|(?P<char>[\\*_~|`\[\]<>])",
+    re.MULTILINE,
+)
+# Characters that would end or break a link target in markdown.
+_UNSAFE_IN_LINK = re.compile(rf"[{_SPACE}\x00-\x1f\x7f()<>\[\]\\\"'`]")
+_EVERYONE = re.compile(r"@(?=everyone|here)")
+_WEB = re.compile(r"https?://[^/?#\s]", re.IGNORECASE)
+
 
 def shorten(text: str, limit: int) -> str:
     """``text`` cut to ``limit`` characters on a word boundary, with an ellipsis."""
@@ -28,34 +50,117 @@ def shorten(text: str, limit: int) -> str:
     return cut + "…"
 
 
+def _escape(match: re.Match[str]) -> str:
+    if match["link"]:
+        # "<" right after a link cannot take a backslash (the link would swallow it): a
+        # zero-width space after it breaks "<@id>" or "<t:…>" just the same.
+        return match["link"] + match["tail"] + ("<\u200b" if match["lt"] else "")
+    marker = match["marker"]
+    if marker is not None:
+        escaped = marker[:-1] + "\\." if marker.endswith(".") else "\\" + marker
+        return match["indent"] + escaped
+    return "\\" + match["char"]
+
+
 def safe(text: str) -> str:
-    """Markdown and mentions escaped, so a quote shows exactly as stored."""
-    return discord.utils.escape_mentions(discord.utils.escape_markdown(text))
+    """Markdown and mentions escaped, so text shows exactly as stored and pings no one.
+
+    Discord hides the backslashes and zero-width spaces added; links stay as they are.
+    """
+    return discord.utils.escape_mentions(_MARKUP.sub(_escape, text))
+
+
+def web_link(url: str | None) -> str | None:
+    """An http(s) URL made safe as a markdown link target or embed URL; None for others."""
+    if not url or not _WEB.match(url.strip()):
+        return None
+    link = _UNSAFE_IN_LINK.sub(lambda m: quote(m.group(), safe=""), url.strip())
+    return _EVERYONE.sub("%40", link)  # servers read %40 as "@"; it reads as no mention
+
+
+def _fit(render: Callable[[str], str], text: str, limit: int) -> str:
+    """``render(text)``, with ``text`` shortened until the result fits in ``limit``."""
+    size = len(text)
+    out = render(text)
+    while len(out) > limit and size > 1:
+        size = max(1, min(size - 1, size * limit // len(out)))
+        out = render(shorten(text, size))
+    return out if len(out) <= limit else shorten(out, limit)
+
+
+def _one_line(text: str) -> str:
+    """Metadata as one line: a source line or a field must not break."""
+    return " ".join(text.split())
+
+
+def _is_id(text: str) -> bool:
+    return text.isascii() and text.isdecimal()
 
 
 def fragment_link(citation: Citation) -> str | None:
     """A link that scrolls to the quoted sentence (a URL text fragment), when the URL is known."""
-    if not citation.url:
+    url = web_link(citation.url)
+    if url is None:
         return None
     words = citation.sentence.split()
     if len(words) > 8:
-        start, end = " ".join(words[:4]), " ".join(words[-4:])
-        fragment = f"{quote(start, safe='')},{quote(end, safe='')}"
+        fragment = f"{_fragment_text(words[:4])},{_fragment_text(words[-4:])}"
     else:
-        fragment = quote(" ".join(words), safe="")
-    return f"{citation.url.split('#', 1)[0]}#:~:text={fragment}"
+        fragment = _fragment_text(words)
+    return f"{url.split('#', 1)[0]}#:~:text={fragment}"
 
 
-def source_line(citation: Citation) -> str:
-    """``[n] Title — author, date (sentence k of N)`` with a link when there is one."""
-    title = safe(shorten(citation.title, 200))
-    link = fragment_link(citation)
-    head = f"[{title}]({link})" if link else f"**{title}**"
-    extras = [safe(x) for x in (citation.author, citation.site, citation.published) if x]
-    where = f"sentence {citation.position + 1} of {citation.total}"
-    return (
-        f"`[{citation.n}]` {head}" + (f" — {', '.join(extras)}" if extras else "") + f" ({where})"
+def _fragment_text(words: list[str]) -> str:
+    # "-", "," and "&" delimit a text fragment's parts: quote() leaves "-" as it is
+    return quote(" ".join(words), safe="").replace("-", "%2D")
+
+
+def source_line(citation: Citation, limit: int = EMBED_FIELD_VALUE_LIMIT) -> str:
+    """``[n] Title — author, date (sentence k of N)`` with a link when there is one and room."""
+    extras = [
+        safe(shorten(_one_line(x), 100))
+        for x in (citation.author, citation.site, citation.published)
+        if x and x.strip()
+    ]
+    tail = (f" — {', '.join(extras)}" if extras else "") + (
+        f" (sentence {citation.position + 1} of {citation.total})"
     )
+    link = fragment_link(citation)
+
+    def line(title: str, link: str | None = None) -> str:
+        if link and ("[" in title or "]" in title):
+            # Discord finds a link's end by bracket counting, escapes or not: a title with
+            # brackets is shown in bold, with the link beside it.
+            return f"`[{citation.n}]` **{safe(title)}**{tail} · [source]({link})"
+        head = f"[{safe(title)}]({link})" if link else f"**{safe(title)}**"
+        return f"`[{citation.n}]` {head}{tail}"
+
+    title = shorten(_one_line(citation.title), 200)
+    if link and len(line(title, link)) <= limit:
+        return line(title, link)
+    return _fit(line, title, limit)
+
+
+def _share(parts: list[Callable[[int], str]], limit: int, separator: str) -> str:
+    """Join the parts, each rendered within an equal share of what is left of ``limit``."""
+    out: list[str] = []
+    left = limit
+    for i, part in enumerate(parts):
+        remaining = len(parts) - i
+        text = part((left - len(separator) * (remaining - 1)) // remaining)
+        out.append(text)
+        left -= len(text) + len(separator)
+    return separator.join(out)
+
+
+def _quote(citation: Citation, limit: int) -> str:
+    """One quote as a block quote (every line of it), with its marker."""
+    marker = f" **[{citation.n}]**"
+
+    def render(text: str) -> str:
+        return "\n".join(f"> {line}" for line in safe(text).split("\n")) + marker
+
+    return _fit(render, citation.sentence, limit)
 
 
 def answer_embed(answer: Answer) -> discord.Embed:
@@ -67,14 +172,16 @@ def answer_embed(answer: Answer) -> discord.Embed:
             colour=discord.Colour.light_grey(),
         )
         return embed
-    quotes = "\n\n".join(f"> {safe(c.sentence)} **[{c.n}]**" for c in answer.citations)
+    quotes = _share([partial(_quote, c) for c in answer.citations], EMBED_DESCRIPTION_LIMIT, "\n\n")
     embed = discord.Embed(
         title=shorten(answer.question, EMBED_TITLE_LIMIT),
-        description=shorten(quotes, EMBED_DESCRIPTION_LIMIT),
+        description=quotes,
         colour=discord.Colour.blurple(),
     )
-    sources = "\n".join(source_line(c) for c in answer.citations)
-    embed.add_field(name="Sources", value=shorten(sources, EMBED_FIELD_VALUE_LIMIT), inline=False)
+    sources = _share(
+        [partial(source_line, c) for c in answer.citations], EMBED_FIELD_VALUE_LIMIT, "\n"
+    )
+    embed.add_field(name="Sources", value=sources, inline=False)
     return embed
 
 
@@ -99,21 +206,23 @@ def article_embed(article: Article) -> discord.Embed:
     """One article: metadata and the beginning of its stored text."""
     embed = discord.Embed(
         title=shorten(article.title, EMBED_TITLE_LIMIT),
-        url=article.url or None,
-        description=shorten(safe(article.text), 3500),
+        url=web_link(article.url),
+        description=_fit(safe, article.text, 3500),
         colour=discord.Colour.blurple(),
     )
+    added_by = article.added_by or ""
+    # Fields are capped well below Discord's 1,024 so the embed stays within 6,000 in all.
     for name, value in (
-        ("Author", article.author),
-        ("Site", article.site),
-        ("Published", article.published),
-        ("Added by", f"<@{article.added_by}>" if article.added_by else None),
-        ("Added", article.added_at),
+        ("Author", _fit(safe, _one_line(article.author or ""), 200)),
+        ("Site", _fit(safe, _one_line(article.site or ""), 200)),
+        ("Published", _fit(safe, _one_line(article.published or ""), 100)),
+        ("Added by", f"<@{added_by}>" if _is_id(added_by) else _fit(safe, added_by, 100)),
+        ("Added", _fit(safe, _one_line(article.added_at), 100)),
         ("Sentences", str(article.sentences)),
         ("Id", f"`{article.article_id}`"),
     ):
         if value:
-            embed.add_field(name=name, value=shorten(value, EMBED_FIELD_VALUE_LIMIT))
+            embed.add_field(name=name, value=value)
     return embed
 
 

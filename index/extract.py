@@ -20,6 +20,9 @@ log = logging.getLogger(__name__)
 HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
 FILE_SUFFIXES = frozenset({".txt", ".md", ".markdown", ".text", ".html", ".htm", ".pdf"})
 _WORDS = re.compile(r"\w+")
+# C0 control bytes that text does not hold (tab, line breaks, form feed, escape and the DOS
+# end-of-file mark are allowed): random or binary data has about one in eleven bytes.
+_CONTROL_BYTES = re.compile(rb"[\x01-\x08\x0e-\x19\x1c-\x1f]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,7 +49,8 @@ def decode_text(data: bytes, name: str, charset: str | None = None) -> str:
     Raises:
         InvalidInput: The bytes are binary or in no recognisable encoding.
     """
-    if b"\x00" in data[:4096]:
+    sample = data[:4096]
+    if b"\x00" in sample or len(_CONTROL_BYTES.findall(sample)) > max(1, len(sample) // 100):
         raise InvalidInput(f"{name} is binary, not text")
     if charset:
         try:
@@ -116,17 +120,16 @@ def extract_html(
 def extract_pdf(data: bytes, name: str = "the PDF") -> Extracted:
     """The text of a PDF, page by page, with its title and author when it declares them."""
     from pypdf import PdfReader
-    from pypdf.errors import PdfReadError
 
     try:
         reader = PdfReader(io.BytesIO(data))
         pages = [page.extract_text() or "" for page in reader.pages]
-        meta = reader.metadata
-    except (PdfReadError, ValueError, KeyError, OSError) as error:
+        meta = reader.metadata  # read lazily: a broken entry fails here, not below
+        title = (meta.title if meta else None) or None
+        author = (meta.author if meta else None) or None
+    except Exception as error:  # a damaged PDF can fail anywhere in pypdf, in any way
         raise InvalidInput(f"{name} is not a readable PDF ({error})") from None
     text = "\n\n".join(p.strip() for p in pages if p.strip())
-    title = (meta.title if meta else None) or None
-    author = (meta.author if meta else None) or None
     return Extracted(
         text=text,
         title=str(title).strip() or None if title else None,
@@ -162,7 +165,7 @@ def extract_file(name: str, data: bytes) -> Extracted:
             f"(got {suffix or 'no extension'})"
         )
     if suffix in {".html", ".htm"}:
-        return extract_html(data, None)
+        return extract_html(decode_text(data, name), None)
     if suffix == ".pdf":
         return extract_pdf(data, name)
     text = decode_text(data, name)

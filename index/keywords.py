@@ -48,12 +48,12 @@ class KeywordIndex:
         self.ids = ids
         self._row = {int(sentence_id): row for row, sentence_id in enumerate(ids)}
         self._bm25: bm25s.BM25 | None = None
-        if len(texts):
+        tokens = bm25s.tokenize(list(texts), stopwords="en", stemmer=STEMMER, show_progress=False)
+        # Sentences may hold no term at all (stop words, numbers, single letters): BM25's
+        # average length would be 0, and nothing could match anyway.
+        if tokens.vocab:
             self._bm25 = bm25s.BM25()
-            self._bm25.index(
-                bm25s.tokenize(list(texts), stopwords="en", stemmer=STEMMER, show_progress=False),
-                show_progress=False,
-            )
+            self._bm25.index(tokens, show_progress=False)
 
     def scores(self, question: str) -> npt.NDArray[np.float32]:
         """BM25 score of every indexed sentence (zeros when no question word is known)."""

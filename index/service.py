@@ -41,7 +41,7 @@ from index.models import (
 )
 from index.retrieval import RetrievalSettings, Retriever
 from index.store import NewArticle, Store
-from index.text import clean, normalize_for_hash, split_sentences
+from index.text import clean, clean_question, is_text, normalize_for_hash, split_sentences
 from index.vectors import VectorIndex, index_path, remove_stale_temporaries
 
 log = logging.getLogger(__name__)
@@ -246,7 +246,16 @@ class Service:
         *,
         quota: int | None = None,
     ) -> AddResult:
-        """Add a .txt, .md, .html or .pdf file's article."""
+        """Add a .txt, .md, .html or .pdf file's article.
+
+        Raises:
+            InvalidInput: The file is over the fetcher's byte limit (checked before parsing),
+                or cannot be read as an article.
+        """
+        if len(data) > self.fetcher.max_bytes:
+            raise InvalidInput(
+                f"{name} is {len(data):,} bytes; the limit is {self.fetcher.max_bytes:,}"
+            )
         extracted = extract_file(name, data)
         is_page = not name.lower().endswith((".txt", ".md", ".markdown", ".text"))
         return self.add_extracted(
@@ -328,6 +337,10 @@ class Service:
         return self.add_url(scope, article.url, added_by=article.added_by or added_by, quota=quota)
 
     def _prepare(self, source: ArticleInput) -> _Prepared:
+        for name in ("url", "author", "published", "added_by", "site", "canonical_url", "added_at"):
+            value = getattr(source, name)
+            if value is not None and not is_text(value):
+                raise InvalidInput(f"the article's {name.replace('_', ' ')} is not valid text")
         if len(source.text) > self.max_article_chars:
             raise InvalidInput(
                 f"the article is {len(source.text):,} characters long; "
@@ -598,7 +611,7 @@ class Service:
             InvalidInput: The question is empty.
             NotFoundError: ``article_id`` names no article of this scope.
         """
-        question = " ".join(question.split())
+        question = clean_question(question)
         if not question:
             raise InvalidInput("the question is empty")
         only = self.store.article_pk(scope, article_id) if article_id else None
@@ -606,7 +619,7 @@ class Service:
         started = time.perf_counter()
         index = self._index(scope)
         keywords = self._keyword_index(scope)
-        context = " ".join((context or "").split())
+        context = clean_question(context or "")
         combined = f"{context} {question}" if context else ""
         vectors = self.embedder.embed_queries([question, combined] if combined else [question])
         embedded = time.perf_counter()

@@ -166,6 +166,22 @@ def _article(row: sqlite3.Row | tuple[object, ...]) -> tuple[int, Article]:
     return int(pk), Article(*rest)  # type: ignore[arg-type]
 
 
+def _bindable(text: str) -> bool:
+    """Whether SQLite can take ``text`` as a parameter whole (UTF-8, no NUL to cut it short)."""
+    if "\x00" in text:
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _like_escape(text: str) -> str:
+    """``text`` matched literally inside a LIKE pattern (backslash is the escape)."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
 def _blob(vector: npt.NDArray[np.float32]) -> bytes:
     return np.ascontiguousarray(vector, dtype=np.float32).tobytes()
 
@@ -367,6 +383,8 @@ class Store:
 
     def _resolve(self, scope: str, article_id: str) -> tuple[int, Article]:
         """The primary key and article for an id or unique id prefix (see ``get_article``)."""
+        if not _bindable(article_id):
+            raise NotFoundError(f"no article with id {article_id!r} here")
         found = self.find_article(scope, article_id)
         if found:
             return found
@@ -374,7 +392,7 @@ class Store:
             rows = self._query(
                 f"SELECT {_ARTICLE_COLUMNS} FROM articles a "
                 "WHERE a.scope = ? AND a.article_id LIKE ? ESCAPE '\\' LIMIT 2",
-                (scope, article_id.replace("\\", "\\\\").replace("%", "\\%") + "%"),
+                (scope, _like_escape(article_id) + "%"),
             )
             if len(rows) == 1:
                 return _article(rows[0])
@@ -526,7 +544,9 @@ class Store:
 
     def search_articles(self, scope: str, query: str, limit: int) -> list[Article]:
         """Articles whose title, id or URL contains ``query`` (any case), newest first."""
-        pattern = "%" + query.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        if not _bindable(query):
+            return []
+        pattern = "%" + _like_escape(query) + "%"
         rows = self._query(
             f"SELECT {_ARTICLE_COLUMNS} FROM articles a WHERE a.scope = ?1 AND "
             "(a.title LIKE ?2 ESCAPE '\\' OR a.article_id LIKE ?2 ESCAPE '\\' "

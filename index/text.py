@@ -4,7 +4,7 @@
 It keeps these invariants:
 
 - the text is NFC-normalized (never NFKC: "6½" stays "6½"), has no control characters, no
-  zero-width characters and no exotic spaces; runs of spaces collapse to one;
+  zero-width characters, no lone surrogates and no exotic spaces; runs of spaces collapse to one;
 - paragraphs are separated by exactly one blank line and contain no other newline; the
   text has no leading or trailing whitespace;
 - only short lines (under 200 characters) are ever removed as boilerplate, so real prose
@@ -33,7 +33,7 @@ from index.models import CleanDocument, SentenceSpan
 
 log = logging.getLogger(__name__)
 
-__all__ = ["clean", "normalize_for_hash", "split_sentences"]
+__all__ = ["clean", "clean_question", "is_text", "normalize_for_hash", "split_sentences"]
 
 # --------------------------------------------------------------------------------------
 # Characters
@@ -45,6 +45,9 @@ _CHAR_TABLE: dict[int, str | None] = {
     **{ord(c): " " for c in _EXOTIC_SPACES},
     **dict.fromkeys(c for c in range(0x20) if chr(c) not in "\n\t"),
     **dict.fromkeys(range(0x7F, 0xA0)),
+    # Lone surrogates (from bytes that were not UTF-8, decoded with surrogateescape, or from
+    # "\ud800" in JSON) cannot be encoded to be hashed or stored: they are not text.
+    **dict.fromkeys(range(0xD800, 0xE000)),
 }
 _LINE_BREAKS = re.compile(r"\r\n?|[\v\f\x85\u2028]")
 _SPACES = re.compile(r"[ \t]+")
@@ -254,6 +257,29 @@ def clean(raw: str, title: str | None = None) -> CleanDocument:
         author,
     )
     return CleanDocument(text=text, title=doc_title, author=author)
+
+
+def clean_question(question: str) -> str:
+    """A question as the core should read it: characters as :func:`clean` keeps them, on one line.
+
+    Control, zero-width and lone surrogate characters go (a tokenizer refuses lone
+    surrogates), and every run of whitespace becomes one space. ``""`` when nothing visible
+    is left.
+    """
+    return " ".join(_normalize_chars(question).split())
+
+
+def is_text(value: str) -> bool:
+    r"""Whether ``value`` can be stored, hashed and printed: it holds no lone surrogate.
+
+    Lone surrogates come from bytes that were not UTF-8 (command-line arguments decoded with
+    surrogateescape) or from ``"\ud800"`` escapes in JSON.
+    """
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def split_sentences(text: str) -> list[SentenceSpan]:
@@ -578,7 +604,11 @@ def _all_caps(text: str) -> bool:
 
 def _title_from_text(text: str) -> str:
     """The first sentence of the text, cut to at most 80 characters on a word boundary."""
+    # The first sentence is all a title needs: segmenting a prefix, not the whole paragraph
+    # (it may be megabytes of text without a full stop), spares splitting it twice.
     first_paragraph = text.split("\n\n", 1)[0]
+    if len(first_paragraph) > _WINDOW:
+        first_paragraph = first_paragraph[: _last_space(first_paragraph, 0, _WINDOW)]
     spans = split_sentences(first_paragraph)
     if not spans:
         return ""
