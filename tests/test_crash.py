@@ -227,7 +227,7 @@ def test_kill_loop_loses_nothing_reported(
             + ", ".join(f"{c} {t:.1f} s" for c, t in spans.items())
         )
     assert sum(loop.kills.values()) >= KILLS
-    assert loop.cut_imports >= 3  # the kills did land in the middle of imports
+    assert loop.cut_imports >= 2  # the kills did land in the middle of imports
 
 
 def test_death_between_commit_and_index_save_is_repaired_at_open(

@@ -291,15 +291,16 @@ def mutated(data: bytes, flips: list[tuple[int, int]]) -> bytes:
 
 ENCODINGS = ("utf-8", "utf-8-sig", "utf-16", "cp1252", "latin-1", "cp1251", "shift_jis")
 PDF = pdf_of(["The lighthouse was built in 1871.", "Visitors climb 132 steps."], "Lights")
+encoded_texts = st.builds(
+    lambda text, encoding: text.encode(
+        encoding, "replace" if encoding != "utf-8" else "surrogatepass"
+    ),
+    article_texts,
+    st.sampled_from(ENCODINGS),
+)
 file_bytes = st.one_of(
     st.binary(max_size=3000),
-    st.builds(
-        lambda text, encoding: text.encode(
-            encoding, "replace" if encoding != "utf-8" else "surrogatepass"
-        ),
-        article_texts,
-        st.sampled_from(ENCODINGS),
-    ),
+    encoded_texts,
     st.builds(html_page, st.text(max_size=40), st.lists(sentence, max_size=12)),
     st.builds(pdf_of, st.lists(sentence, max_size=8), st.text(max_size=30)),
     st.builds(lambda tail: b"%PDF-1.4\n" + tail, st.binary(max_size=500)),
@@ -450,16 +451,7 @@ cli_questions = st.one_of(
     sentence.filter(lambda q: "\x00" not in q),
     st.sampled_from(["a", "?", "-", "--json", "-x", "x" * 10_000, " ", "@everyone"]),
 )
-stdin_bytes = st.one_of(
-    st.binary(max_size=2000),
-    st.builds(
-        lambda text, encoding: text.encode(
-            encoding, "replace" if encoding != "utf-8" else "surrogatepass"
-        ),
-        article_texts,
-        st.sampled_from(ENCODINGS),
-    ),
-)
+stdin_bytes = st.one_of(st.binary(max_size=2000), encoded_texts)
 
 
 @settings(SHARED, max_examples=60)
