@@ -7,6 +7,7 @@ nothing here touches the network.
 
 from __future__ import annotations
 
+import codecs
 import io
 import logging
 import re
@@ -20,6 +21,13 @@ log = logging.getLogger(__name__)
 HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
 FILE_SUFFIXES = frozenset({".txt", ".md", ".markdown", ".text", ".html", ".htm", ".pdf"})
 _WORDS = re.compile(r"\w+")
+# Byte-order marks that name an encoding outright (UTF-32's before UTF-16's: they overlap).
+_UNICODE_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
 # C0 control bytes that text does not hold (tab, line breaks, form feed, escape and the DOS
 # end-of-file mark are allowed): random or binary data has about one in eleven bytes.
 _CONTROL_BYTES = re.compile(rb"[\x01-\x08\x0e-\x19\x1c-\x1f]")
@@ -49,6 +57,12 @@ def decode_text(data: bytes, name: str, charset: str | None = None) -> str:
     Raises:
         InvalidInput: The bytes are binary or in no recognisable encoding.
     """
+    for bom, codec in _UNICODE_BOMS:  # Windows Notepad's "Unicode" is UTF-16 with a BOM
+        if data.startswith(bom):
+            try:
+                return data.decode(codec)
+            except UnicodeDecodeError:
+                raise InvalidInput(f"{name} starts as {codec} text but is not") from None
     sample = data[:4096]
     if b"\x00" in sample or len(_CONTROL_BYTES.findall(sample)) > max(1, len(sample) // 100):
         raise InvalidInput(f"{name} is binary, not text")

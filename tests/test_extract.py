@@ -95,7 +95,9 @@ def test_broken_pdf_is_refused() -> None:
     [
         ("Café au lait, naïve façade.".encode("cp1252"), "Café au lait, naïve façade."),
         ("\ufeffBOM text".encode(), "BOM text"),
-        ("Grüße aus Köln".encode("utf-16"), None),
+        ("Grüße aus Köln".encode("utf-16"), "Grüße aus Köln"),  # with its BOM
+        ("Grüße aus Köln".encode("utf-16-be"), None),  # no BOM: NULs, so binary
+        ("Grüße".encode("utf-32"), "Grüße"),
     ],
 )
 def test_text_encodings(data: bytes, expected: str | None) -> None:
@@ -148,3 +150,8 @@ def test_non_english_page_is_accepted_with_a_warning(service: Service) -> None:
 def test_text_files_keep_one_sentence_articles(service: Service) -> None:
     result = service.add_file("g", "note.txt", b"The library reopens on Monday.")
     assert result.sentences == 1
+
+
+def test_a_byte_order_mark_on_bytes_that_do_not_follow_it_is_refused() -> None:
+    with pytest.raises(InvalidInput, match="starts as utf-16 text but is not"):
+        decode_text(b"\xff\xfeA", "odd.txt")
