@@ -102,7 +102,7 @@ MIGRATIONS: tuple[str, ...] = (
 )
 
 
-QUICK_CHECK_UP_TO = 256 << 20  # bytes (about 0.25 s to check); larger: at bot start, `citebot check`
+QUICK_CHECK_UP_TO = 256 << 20  # bytes (0.25 s to check); larger: at bot start, `citebot check`
 
 
 def utc_now() -> str:
@@ -193,12 +193,13 @@ class Store:
     keeps writes serialized; WAL mode lets other processes read while one writes.
     """
 
-    def __init__(self, path: Path, check_up_to: int = QUICK_CHECK_UP_TO) -> None:
+    def __init__(self, path: Path, check_up_to: int | None = None) -> None:
         """Open (creating if needed) the database at ``path`` and bring its schema up to date.
 
-        A database of at most ``check_up_to`` bytes gets SQLite's quick integrity check
-        first (``quick_check``; it reads every page, about 1 ms per MB). A damaged database
-        is reported, never replaced: restoring a backup is the owner's decision.
+        A database of at most ``check_up_to`` bytes (default ``QUICK_CHECK_UP_TO``) gets
+        SQLite's quick integrity check first (``quick_check``: it reads every page, about
+        1 ms per MB); ``checked`` says whether it did. A damaged database is reported, never
+        replaced: restoring a backup is the owner's decision.
 
         Raises:
             StoreError: The file is not a usable citebot database.
@@ -213,7 +214,8 @@ class Store:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA foreign_keys=ON")
             self._db.execute("PRAGMA synchronous=NORMAL")
-            self.checked = path.stat().st_size <= check_up_to
+            limit = QUICK_CHECK_UP_TO if check_up_to is None else check_up_to
+            self.checked = path.stat().st_size <= limit
             if self.checked:
                 self.quick_check()
             self._migrate()

@@ -13,6 +13,7 @@ import pytest
 from click.testing import CliRunner
 
 from bot.cli import main
+from index import store
 from index.embedding import HashEmbedder
 from index.errors import StoreError
 from index.service import ArticleInput, Service
@@ -139,3 +140,18 @@ def test_half_written_index_files_are_cleaned_up_when_stale(tmp_path: Path) -> N
     Service(data, HashEmbedder(max_tokens=64)).close()
     assert not stale.exists()
     assert fresh.exists()  # another process may be writing it right now
+
+
+def test_the_bot_checks_a_database_too_large_to_check_at_every_open(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = tmp_path / "data"
+    filled(data)
+    damage(data / "citebot.sqlite3", "garbled")
+    monkeypatch.setattr(store, "QUICK_CHECK_UP_TO", 0)  # every database counts as large
+    assert not Store(data / "citebot.sqlite3").checked
+    monkeypatch.setenv("CITEBOT_EMBEDDER", "hash")
+    monkeypatch.setenv("CITEBOT_DISCORD_TOKEN", "x.y.z")
+    result = CliRunner().invoke(main, ["--data-dir", str(data), "run"])
+    assert result.exit_code == 1
+    assert "damaged" in result.stderr  # before the bot ever connects
