@@ -27,6 +27,9 @@ PAGE_SIZE = 10
 MODAL_FIELD_LIMIT = 4000  # Discord's cap on one text input
 
 
+PASTE_TIMEOUT = 30 * 60  # seconds a paste form waits to be sent
+
+
 class PasteModal(discord.ui.Modal, title="Paste an article"):
     """A title and up to four text fields (Discord caps each at 4,000 characters)."""
 
@@ -65,7 +68,7 @@ class PasteModal(discord.ui.Modal, title="Paste an article"):
     )
 
     def __init__(self, service: Service, quota: int) -> None:
-        super().__init__()
+        super().__init__(timeout=PASTE_TIMEOUT)  # a form never sent is forgotten, not kept
         self.service = service
         self.quota = quota
 
