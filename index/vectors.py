@@ -172,6 +172,9 @@ class VectorIndex:
         The kind follows ``choose_index_factory``: exact flat search for small scopes, an
         inverted file with scalar quantization (trained on these vectors) for large ones.
         """
+        # the generation first: a change committed while the vectors are read then makes the
+        # index look older than the store (so it is rebuilt again), never newer than it is
+        generation = store.generation(scope)
         ids, vectors = store.chunk_vectors(scope, self.dimension)
         factory, nprobe = choose_index_factory(len(ids), self.dimension)
         if factory == "Flat":
@@ -184,7 +187,7 @@ class VectorIndex:
         if len(ids):
             index.add_with_ids(vectors, ids)
         self._index = index
-        self.generation = store.generation(scope)
+        self.generation = generation
         self.save()
 
     def update(

@@ -193,3 +193,24 @@ def test_large_scope_switches_to_an_approximate_index_and_back(
         reopened.remove("g", a.article_id)
     assert reopened._index("g").kind == "Flat"  # shrank below the threshold: exact again
     reopened.close()
+
+
+def test_a_change_committed_while_the_index_is_rebuilt_is_not_lost(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    service = reopen(data)
+    service.add("g", article("The first story is about ferries. It has two sentences.", "One"))
+    other = reopen(data)  # another process: its own connection, its own indexes
+    read_vectors = service.store.chunk_vectors
+
+    def vectors_with_an_add_landing(scope: str, dimension: int) -> object:
+        found = read_vectors(scope, dimension)
+        if not other.list_articles("g")[1:]:
+            other.add("g", article("The second story is about trains. It arrived late.", "Two"))
+        return found
+
+    service.store.chunk_vectors = vectors_with_an_add_landing  # type: ignore[method-assign]
+    service.reindex("g")
+    assert np.array_equal(service._index("g").ids(), service.store.chunk_ids("g"))
+    assert "trains" in service.ask("g", "What is the second story about?").citations[0].sentence
+    other.close()
+    service.close()
