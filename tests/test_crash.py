@@ -12,9 +12,11 @@ import logging
 import os
 import random
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
+from contextlib import closing
 from pathlib import Path
 
 import numpy as np
@@ -45,10 +47,6 @@ def marker(n: int) -> str:
     return f"Inspector Veltrano{n} counted {n * 3 + 7} boats in the harbour on Tuesday."
 
 
-def question(n: int) -> str:
-    return f"How many boats did Inspector Veltrano{n} count?"
-
-
 def open_service(data: Path) -> Service:
     settings = Settings(_env_file=None, embedder="hash", data_dir=data, min_relevance=0.1)  # type: ignore[call-arg]
     return settings.open_service()
@@ -71,7 +69,9 @@ def verify(data: Path, expected: dict[str, int], caplog: pytest.LogCaptureFixtur
             for article_id, n in expected.items():
                 article = service.get_article("local", article_id)
                 assert marker(n) in article.text
-                answer = service.ask("local", question(n))
+                # its own words: retrievable by any embedder (whether a paraphrase finds it
+                # is answer quality, measured by `make eval`, not crash safety)
+                answer = service.ask("local", marker(n))
                 assert answer.answered
                 assert answer.citations[0].article_id == article_id
                 assert f"{n * 3 + 7} boats" in answer.citations[0].sentence
@@ -117,11 +117,22 @@ class KillLoop:
         self.cut_imports = 0
         self.repairs = 0
 
-    def citebot(self, args: list[str], kill_after: float = 600.0) -> str | None:
-        """Run ``citebot args``; SIGKILL it ``kill_after`` seconds in. Its stdout if it ended."""
+    def citebot(
+        self, args: list[str], kill_after: float = 600.0, first_commit: bool = False
+    ) -> str | None:
+        """Run ``citebot args``; SIGKILL it ``kill_after`` seconds in. Its stdout if it ended.
+
+        With ``first_commit``, the clock starts when the run has stored its first articles
+        (so that the kill lands in the middle of an import, whatever the machine's load).
+        """
+        before = self.article_count()
         process = subprocess.Popen(
             [str(CITEBOT), *args], env=self.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
         )
+        deadline = time.monotonic() + 120
+        while first_commit and process.poll() is None and self.article_count() == before:
+            assert time.monotonic() < deadline, "the import stored nothing in 120 s"
+            time.sleep(0.01)
         try:
             out, err = process.communicate(timeout=kill_after)
         except subprocess.TimeoutExpired:
@@ -130,6 +141,14 @@ class KillLoop:
             return None
         assert process.returncode == 0, err.decode()
         return out.decode()
+
+    def article_count(self) -> int:
+        """Articles stored, read as another process would, without opening a Service."""
+        path = self.data / "citebot.sqlite3"
+        if not path.exists():
+            return 0
+        with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)) as db:
+            return int(db.execute("SELECT count(*) FROM articles").fetchone()[0])
 
     def timed(self, args: list[str]) -> float:
         started = time.perf_counter()
@@ -154,7 +173,10 @@ class KillLoop:
         return ["add", str(path)], n
 
     def step(self, command: str, kill_after: float) -> None:
-        """Run one command, killed at ``kill_after`` s unless it ends first; then verify."""
+        """Run one command, killed at ``kill_after`` s unless it ends first; then verify.
+
+        An import's clock starts at its first commit (see ``citebot``).
+        """
         numbers: range | list[int] = []
         if command == "import":
             args, numbers = self.new_import()
@@ -163,7 +185,7 @@ class KillLoop:
             numbers = [n]
         else:
             args = ["reindex"]
-        out = self.citebot(args, kill_after)
+        out = self.citebot(args, kill_after, first_commit=command == "import")
         if out is None:
             self.kills[command] += 1
             self.interrupted.append(args)
@@ -205,7 +227,11 @@ def test_kill_loop_loses_nothing_reported(
         attempts += 1
         fewest = min(loop.kills.values())
         command = loop.rng.choice([c for c, n in loop.kills.items() if n == fewest])
-        loop.step(command, loop.rng.uniform(startup, 1.05 * spans[command]))
+        if command == "import":  # counted from its first commit: the rest of its work
+            kill_after = loop.rng.uniform(0, max(0.1, spans[command] - startup))
+        else:
+            kill_after = loop.rng.uniform(startup, 1.05 * spans[command])
+        loop.step(command, kill_after)
 
     # run every interrupted command again to its end: imports resume, nothing doubles
     for args in loop.interrupted:
@@ -227,7 +253,7 @@ def test_kill_loop_loses_nothing_reported(
             + ", ".join(f"{c} {t:.1f} s" for c, t in spans.items())
         )
     assert sum(loop.kills.values()) >= KILLS
-    assert loop.cut_imports >= 2  # the kills did land in the middle of imports
+    assert loop.cut_imports >= 3  # the kills did land in the middle of imports
 
 
 def test_death_between_commit_and_index_save_is_repaired_at_open(
