@@ -99,9 +99,15 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE articles ADD COLUMN site TEXT;
     ALTER TABLE articles ADD COLUMN canonical_url TEXT;
     """,
+    # 4: mark the file as citebot's (the header's application id), so that no other
+    # program's database is ever taken for one.
+    """
+    PRAGMA application_id = 1130984549;
+    """,
 )
 
 
+APPLICATION_ID = 0x43697465  # "Cite" in the database header: the file is citebot's
 QUICK_CHECK_UP_TO = 256 << 20  # bytes (0.25 s to check); larger: at bot start, `citebot check`
 
 
@@ -211,13 +217,15 @@ class Store:
             self._db = sqlite3.connect(
                 path, check_same_thread=False, isolation_level=None, timeout=30.0
             )
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA foreign_keys=ON")
-            self._db.execute("PRAGMA synchronous=NORMAL")
+            # reads only, until the file is known to be a sound citebot database
+            self._refuse_foreign()
             limit = QUICK_CHECK_UP_TO if check_up_to is None else check_up_to
             self.checked = path.stat().st_size <= limit
             if self.checked:
                 self.quick_check()
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA foreign_keys=ON")
+            self._db.execute("PRAGMA synchronous=NORMAL")
             self._migrate()
         except (sqlite3.DatabaseError, StoreError) as error:
             if hasattr(self, "_db"):
@@ -225,6 +233,19 @@ class Store:
             if isinstance(error, StoreError):
                 raise
             raise self._damaged(error) from error
+
+    def _refuse_foreign(self) -> None:
+        """Refuse a database another program made: citebot must not write into it."""
+        (application,) = self._db.execute("PRAGMA application_id").fetchone()
+        (version,) = self._db.execute("PRAGMA user_version").fetchone()
+        (tables,) = self._db.execute(
+            "SELECT count(*) FROM sqlite_master WHERE type = 'table'"
+        ).fetchone()
+        if application not in (0, APPLICATION_ID) or (version == 0 and tables):
+            raise StoreError(
+                f"{self.path} is a database of another program, not citebot's: citebot leaves "
+                "it alone (choose another CITEBOT_DATA_DIR)"
+            )
 
     def _damaged(self, error: sqlite3.DatabaseError) -> StoreError:
         """The error to report for a failure of the database (not of citebot's SQL)."""
@@ -417,18 +438,25 @@ class Store:
         )
         return [_article(row)[1] for row in rows]
 
-    def iter_articles(self, scope: str | None, page: int = 200) -> Iterator[Article]:
-        """Every article of the scope (None: of every scope), oldest first, a page at a time."""
+    def iter_articles(self, scope: str | None) -> Iterator[Article]:
+        """Every article of the scope (None: of every scope), oldest first.
+
+        Read from one snapshot through a connection of its own, so an export is consistent
+        while others write (WAL): an article replaced meanwhile comes out in one version.
+        """
         where, params = ("WHERE a.scope = ?", (scope,)) if scope is not None else ("", ())
-        pks = [
-            int(row[0])
-            for row in self._query(
-                f"SELECT a.pk FROM articles a {where} ORDER BY a.added_at, a.pk", params
+        reader = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True, timeout=30)
+        try:
+            reader.execute("BEGIN")  # the snapshot starts at the first read and lasts
+            rows = reader.execute(
+                f"SELECT {_ARTICLE_COLUMNS} FROM articles a {where} ORDER BY a.added_at, a.pk",
+                params,
             )
-        ]
-        for first in range(0, len(pks), page):
-            found = self.articles_by_pk(pks[first : first + page])
-            yield from (found[pk] for pk in pks[first : first + page] if pk in found)
+            yield from (_article(row)[1] for row in rows)
+        except sqlite3.DatabaseError as error:
+            raise self._damaged(error) from error
+        finally:
+            reader.close()
 
     def scopes(self) -> list[str]:
         """Scopes that hold at least one article."""

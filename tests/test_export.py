@@ -162,3 +162,21 @@ def test_export_never_overwrites_and_import_names_a_bad_date(
     assert result.exit_code == 1
     assert "bad.jsonl:1: added_at" in result.stderr
     assert "Traceback" not in result.output
+
+
+def test_an_export_is_one_snapshot_while_articles_change(tmp_path: Path) -> None:
+    service = open_service(tmp_path / "data")
+    for n in range(5):
+        text = f"Report {n} says the ferry left at dawn. It carried {n} cars."
+        service.add("local", ArticleInput(text, title=f"R{n}", url=f"https://e.example/{n}"))
+    lines = service.export("local")
+    first = next(lines)
+    changed = "Report 3 says the ferry left at noon. It carried many cars."
+    assert service.add("local", ArticleInput(changed, url="https://e.example/3")).status == (
+        "replaced"
+    )
+    exported = [first, *lines]
+    assert [a.title for a in exported] == ["R0", "R1", "R2", "R3", "R4"]
+    assert "dawn" in exported[3].text  # the version of when the export began
+    assert "noon" in service.get_article("local", exported[3].article_id).text
+    service.close()

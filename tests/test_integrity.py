@@ -5,7 +5,9 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import sqlite3
 import time
+from contextlib import closing
 from pathlib import Path
 
 import numpy as np
@@ -155,3 +157,30 @@ def test_the_bot_checks_a_database_too_large_to_check_at_every_open(
     result = CliRunner().invoke(main, ["--data-dir", str(data), "run"])
     assert result.exit_code == 1
     assert "damaged" in result.stderr  # before the bot ever connects
+
+
+@pytest.mark.parametrize(
+    "script",
+    [
+        "CREATE TABLE notes (body TEXT); INSERT INTO notes VALUES ('milk');",
+        # looks like citebot's schema, but another program's mark is on it
+        "PRAGMA application_id = 99; CREATE TABLE articles (x); PRAGMA user_version = 3;",
+        "PRAGMA application_id = 7; PRAGMA user_version = 2; CREATE TABLE t (x);",
+    ],
+)
+def test_another_programs_database_is_refused_untouched(tmp_path: Path, script: str) -> None:
+    path = tmp_path / "citebot.sqlite3"
+    with closing(sqlite3.connect(path)) as db:
+        db.executescript(script)
+    before = digest(path)
+    with pytest.raises(StoreError, match="another program"):
+        Store(path)
+    assert digest(path) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["citebot.sqlite3"]
+
+
+def test_citebot_databases_carry_citebot_mark(tmp_path: Path) -> None:
+    Store(tmp_path / "citebot.sqlite3").close()
+    with closing(sqlite3.connect(tmp_path / "citebot.sqlite3")) as db:
+        assert db.execute("PRAGMA application_id").fetchone()[0] == store.APPLICATION_ID
+    Store(tmp_path / "citebot.sqlite3").close()  # and it opens again
