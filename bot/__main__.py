@@ -13,6 +13,8 @@ log = logging.getLogger(__name__)
 
 def run_bot(settings: Settings) -> None:
     """Run the Discord bot until it is stopped."""
+    import discord
+
     from bot.client import CitebotBot
 
     if settings.discord_token is None:
@@ -26,6 +28,16 @@ def run_bot(settings: Settings) -> None:
         CitebotBot(settings, service).run(
             settings.discord_token.get_secret_value(), log_handler=None
         )
+    except discord.LoginFailure:
+        raise CitebotError(
+            "Discord refused CITEBOT_DISCORD_TOKEN: copy the bot's token again from the "
+            "Developer Portal (Bot > Reset Token)"
+        ) from None
+    except discord.PrivilegedIntentsRequired:
+        raise CitebotError(
+            "Discord refused an intent citebot asked for; citebot needs no privileged intent, "
+            "so check that this token is citebot's"
+        ) from None
     finally:
         service.close()
 
