@@ -126,6 +126,14 @@ async def test_mentions_count_against_the_same_ask_limits(
             "Slow down: this server has reached its limit of 2 questions per minute" in reply.text
         )
         assert not reply.pings
+        # more mentions while limited, bare ones too: counted, and no second "Slow down"
+        again = [
+            await fake.message(f"{fake.bot_mention}{text}", author_id=c)
+            for text in ("", " which river?", "")
+        ]
+        late = await fake.message(f"{fake.bot_mention} which river?", author_id=b)
+        await fake.wait_reply(late)  # b is told (once), after c's mentions were handled
+        assert all(fake.replies_to(m) == [] for m in again)
 
 
 async def test_adding_is_limited_per_member_and_per_server(

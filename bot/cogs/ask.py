@@ -23,6 +23,7 @@ class Ask(commands.Cog):
     def __init__(self, bot: CitebotBot, service: Service) -> None:
         self.bot = bot
         self.service = service
+        self._told: dict[int, float] = {}  # member id -> until when a "Slow down" stands
 
     @app_commands.command(name="ask")
     @app_commands.guild_only()
@@ -65,6 +66,15 @@ class Ask(commands.Cog):
         channels = await asyncio.to_thread(self.service.mention_channels, scope)
         if channels and str(message.channel.id) not in channels:
             return
+        actor = Actor.of(message)
+        try:
+            self.bot.limits.ask.hit(actor)  # the same limits as /ask; a bare mention counts
+        except SlowDown as slow:
+            # told once per wait: more mentions meanwhile get no reply (no reply flood)
+            if actor.at >= self._told.get(actor.user_id, 0.0):
+                self._told[actor.user_id] = actor.at + slow.retry_after
+                await message.reply(str(slow), mention_author=False, allowed_mentions=NO_MENTIONS)
+            return
         question = re.sub(rf"<@!?{me.id}>", " ", message.content).strip()
         if not question:
             await message.reply(
@@ -73,11 +83,6 @@ class Ask(commands.Cog):
                 mention_author=False,
                 allowed_mentions=NO_MENTIONS,
             )
-            return
-        try:
-            self.bot.limits.ask.hit(Actor.of(message))  # the same limits as /ask
-        except SlowDown as slow:
-            await message.reply(str(slow), mention_author=False, allowed_mentions=NO_MENTIONS)
             return
         previous = await self._previous_question(message)
         try:
