@@ -8,7 +8,6 @@ imported only by ``run`` when a token is configured; commands that need no model
 
 from __future__ import annotations
 
-import itertools
 import json
 import logging
 import re
@@ -26,6 +25,7 @@ from pydantic import ValidationError
 from bot.config import Settings, setup_logging
 from index.errors import CitebotError, InvalidInput
 from index.extract import FILE_SUFFIXES, decode_text
+from index.formats import ImportArticle, read_jsonl
 from index.models import AddResult, Answer, Article
 from index.service import ArticleInput, Service
 from index.text import is_text
@@ -198,35 +198,28 @@ def import_(state: State, file: Path, as_json: bool) -> None:
     Lines written by `citebot export` keep their date, who added them and, with a "scope"
     field, their scope.
     """
-    from index.formats import ImportArticle, read_jsonl
 
     def action() -> None:
         rows = read_jsonl(file, ImportArticle)
-        results: list[AddResult] = []
+        # one batch per scope (lines of a scope keep their order), whatever the interleaving
+        scopes: dict[str, list[int]] = {}
+        for number, row in enumerate(rows):
+            scopes.setdefault(row.scope or state.scope, []).append(number)
+        slots: list[AddResult | None] = [None] * len(rows)
+        finished = 0
         with progress_bar("Importing", len(rows)) as update:
-            for scope, group in itertools.groupby(rows, key=lambda r: r.scope or state.scope):
+            for scope, numbers in scopes.items():
 
-                def step(done: int, _total: int, before: int = len(results)) -> None:
+                def step(done: int, _total: int, before: int = finished) -> None:
                     update(before + done, len(rows))
 
-                results += state.service.add_many(
-                    scope,
-                    [
-                        ArticleInput(
-                            r.text,
-                            title=r.title,
-                            url=r.url,
-                            author=r.author,
-                            published=r.published,
-                            added_by=r.added_by,
-                            site=r.site,
-                            canonical_url=r.canonical_url,
-                            added_at=r.added_at,
-                        )
-                        for r in group
-                    ],
-                    progress=step,
+                added = state.service.add_many(
+                    scope, [source_of(rows[n]) for n in numbers], progress=step
                 )
+                for number, result in zip(numbers, added, strict=True):
+                    slots[number] = result
+                finished += len(numbers)
+        results = [r for r in slots if r is not None]
         counts = {s: sum(r.status == s for r in results) for s in ("added", "replaced")}
         counts["duplicate"] = sum(r.status == "duplicate" for r in results)
         counts["failed"] = sum(r.status == "failed" for r in results)
@@ -243,6 +236,21 @@ def import_(state: State, file: Path, as_json: bool) -> None:
     _run(action)
 
 
+def source_of(row: ImportArticle) -> ArticleInput:
+    """The article an import line describes."""
+    return ArticleInput(
+        row.text,
+        title=row.title,
+        url=row.url,
+        author=row.author,
+        published=row.published,
+        added_by=row.added_by,
+        site=row.site,
+        canonical_url=row.canonical_url,
+        added_at=row.added_at,
+    )
+
+
 @main.command()
 @click.option("--all", "every", is_flag=True, help="Every scope; each line names its scope.")
 @click.option(
@@ -254,7 +262,6 @@ def import_(state: State, file: Path, as_json: bool) -> None:
 @click.pass_obj
 def export(state: State, every: bool, output: Path | None) -> None:
     """Write this scope's articles as JSONL that `citebot import` restores, oldest first."""
-    from index.formats import ImportArticle
 
     def action() -> None:
         lines = (
@@ -344,8 +351,6 @@ def ask(
 
 def _ask_batch(state: State, path: Path, article: str | None) -> None:
     from pydantic import BaseModel
-
-    from index.formats import read_jsonl
 
     class BatchQuestion(BaseModel):
         id: str | int

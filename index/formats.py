@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from index.errors import InvalidInput
 from index.models import Article
+from index.text import is_text
 
 T = TypeVar("T", bound=BaseModel)
 
@@ -37,6 +38,13 @@ class ImportArticle(BaseModel):
     site: str | None = None
     canonical_url: str | None = None
     scope: str | None = Field(default=None, min_length=1)
+
+    @field_validator("scope")
+    @classmethod
+    def _usable_scope(cls, value: str | None) -> str | None:
+        if value is not None and (not value.strip() or not is_text(value)):
+            raise ValueError("a scope must be non-empty text, as `--guild` takes it")
+        return value
 
     @field_validator("added_at")
     @classmethod

@@ -180,3 +180,30 @@ def test_an_export_is_one_snapshot_while_articles_change(tmp_path: Path) -> None
     assert "dawn" in exported[3].text  # the version of when the export began
     assert "noon" in service.get_article("local", exported[3].article_id).text
     service.close()
+
+
+def test_import_batches_each_scope_and_refuses_unusable_scopes(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    lines = [
+        {
+            "title": f"Story {n}",
+            "text": f"Story {n} is about ferry {n}. It sails daily.",
+            "scope": "ab"[n % 2],
+        }
+        for n in range(6)
+    ]
+    path = tmp_path / "mixed.jsonl"
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    data = tmp_path / "data"
+    out = json.loads(cli_run(runner, data, "import", str(path), "--json"))
+    assert [a["title"] for a in out["articles"]] == [f"Story {n}" for n in range(6)]  # line order
+    service = open_service(data)
+    assert sorted(a.title for a in service.list_articles("a")) == ["Story 0", "Story 2", "Story 4"]
+    assert service.store.generation("a") == 1  # one batch for the scope, not one a line
+    service.close()
+    for bad in ("   ", ""):
+        path.write_text(json.dumps({"text": "One sentence here.", "scope": bad}) + "\n")
+        result = runner.invoke(main, ["--data-dir", str(data), "import", str(path)])
+        assert result.exit_code == 1
+        assert "mixed.jsonl:1: scope" in result.stderr
