@@ -25,6 +25,7 @@ from pydantic import ValidationError
 from bot.config import Settings, setup_logging
 from index.errors import CitebotError, InvalidInput
 from index.extract import FILE_SUFFIXES, decode_text
+from index.files import publish_new
 from index.formats import ImportArticle, read_jsonl
 from index.models import AddResult, Answer, Article
 from index.service import ArticleInput, Service
@@ -281,7 +282,7 @@ def export(state: State, every: bool, output: Path | None) -> None:
 
 
 def write_new_file(path: Path, lines: Iterable[str]) -> int:
-    """Write lines to ``path`` through a temporary name, so it is whole or absent."""
+    """Write lines to a new file ``path`` through a temporary name: whole or absent."""
     partial = path.with_name(f".{path.name}.partial")
     count = 0
     try:
@@ -289,7 +290,7 @@ def write_new_file(path: Path, lines: Iterable[str]) -> int:
             for line in lines:
                 out.write(line + "\n")
                 count += 1
-        partial.replace(path)
+        publish_new(partial, path)
     except OSError as error:
         partial.unlink(missing_ok=True)
         raise InvalidInput(f"cannot write {path}: {error.strerror}") from None
@@ -313,7 +314,11 @@ def check(state: State) -> None:
                 f"index {scope.index}"
             )
             if scope.half_added:
-                click.echo(f"error: articles without sentences: {', '.join(scope.half_added)}")
+                click.echo(
+                    f"error: scope {scope.scope}: articles without sentences or chunks: "
+                    f"{', '.join(scope.half_added)}",
+                    err=True,
+                )
         if any(scope.half_added for scope in report):
             sys.exit(1)
 

@@ -28,7 +28,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from index.errors import NotFoundError, StoreError
+from index.errors import InvalidInput, NotFoundError, StoreError
+from index.files import publish_new
 from index.models import Article, ChunkSpan, SentenceSpan
 
 log = logging.getLogger(__name__)
@@ -287,7 +288,8 @@ class Store:
         """Copy the whole database to ``target`` with SQLite's online backup.
 
         The copy is consistent even while other threads or processes write; it is made under
-        a temporary name and renamed into place, so ``target`` is never half written.
+        a temporary name and then given its name, so ``target`` is never half written and an
+        existing file is never overwritten.
 
         Raises:
             StoreError: ``target`` exists, or cannot be written.
@@ -300,7 +302,12 @@ class Store:
             with sqlite3.connect(partial) as copy:
                 self._db.backup(copy)
             copy.close()
-            partial.replace(target)
+            publish_new(partial, target)
+        except InvalidInput as error:
+            partial.unlink(missing_ok=True)
+            raise StoreError(
+                f"{target} already exists: choose a new file for the backup"
+            ) from error
         except (OSError, sqlite3.Error) as error:
             partial.unlink(missing_ok=True)
             raise StoreError(f"cannot write the backup {target}: {error}") from error
