@@ -14,7 +14,7 @@ import re
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, NoReturn
@@ -25,11 +25,10 @@ from pydantic import ValidationError
 from bot.config import Settings, setup_logging
 from index.errors import CitebotError, InvalidInput
 from index.extract import FILE_SUFFIXES, decode_text
-from index.files import publish_new
-from index.formats import ImportArticle, read_jsonl
+from index.files import write_new
+from index.formats import ImportArticle, is_scope, read_jsonl
 from index.models import AddResult, Answer, Article
 from index.service import ArticleInput, Service
-from index.text import is_text
 
 log = logging.getLogger(__name__)
 
@@ -100,7 +99,7 @@ def main(ctx: click.Context, data_dir: Path | None, scope: str) -> None:
         fail(f"setting CITEBOT_{str(problem['loc'][0]).upper()}: {problem['msg']}")
     if data_dir is not None:
         settings.data_dir = data_dir
-    if not scope.strip() or not is_text(scope):
+    if not is_scope(scope):
         fail("--guild must be a non-empty text")
     setup_logging(settings.log_level if settings.log_level != "INFO" else "WARNING")
     ctx.obj = State(settings, scope)
@@ -275,29 +274,10 @@ def export(state: State, every: bool, output: Path | None) -> None:
             return
         if output.exists():
             raise InvalidInput(f"{output} exists: give a new file name")
-        written = write_new_file(output, lines)
+        written = write_new(output, lines)
         click.echo(f"Exported {written} articles to {output}", err=True)
 
     _run(action)
-
-
-def write_new_file(path: Path, lines: Iterable[str]) -> int:
-    """Write lines to a new file ``path`` through a temporary name: whole or absent."""
-    partial = path.with_name(f".{path.name}.partial")
-    count = 0
-    try:
-        with partial.open("w", encoding="utf-8") as out:
-            for line in lines:
-                out.write(line + "\n")
-                count += 1
-        publish_new(partial, path)
-    except OSError as error:
-        partial.unlink(missing_ok=True)
-        raise InvalidInput(f"cannot write {path}: {error.strerror}") from None
-    except BaseException:
-        partial.unlink(missing_ok=True)
-        raise
-    return count
 
 
 @main.command()

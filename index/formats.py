@@ -10,13 +10,18 @@ from datetime import datetime
 from pathlib import Path
 from typing import TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
 from index.errors import InvalidInput
 from index.models import Article
 from index.text import is_text
 
 T = TypeVar("T", bound=BaseModel)
+
+
+def is_scope(name: str) -> bool:
+    """Whether ``name`` can name a scope: visible text that SQLite can store."""
+    return bool(name.strip()) and is_text(name)
 
 
 class ImportArticle(BaseModel):
@@ -37,12 +42,12 @@ class ImportArticle(BaseModel):
     added_at: str | None = None
     site: str | None = None
     canonical_url: str | None = None
-    scope: str | None = Field(default=None, min_length=1)
+    scope: str | None = None
 
     @field_validator("scope")
     @classmethod
     def _usable_scope(cls, value: str | None) -> str | None:
-        if value is not None and (not value.strip() or not is_text(value)):
+        if value is not None and not is_scope(value):
             raise ValueError("a scope must be non-empty text, as `--guild` takes it")
         return value
 

@@ -29,12 +29,14 @@ import numpy as np
 import numpy.typing as npt
 
 from index.errors import InvalidInput, NotFoundError, StoreError
-from index.files import publish_new
+from index.files import partial_for, publish_new
 from index.models import Article, ChunkSpan, SentenceSpan
 
 log = logging.getLogger(__name__)
 
 Vectors = npt.NDArray[np.float32]
+
+APPLICATION_ID = 0x43697465  # "Cite" in the database header: the file is citebot's
 
 MIGRATIONS: tuple[str, ...] = (
     # 1: the initial schema.
@@ -102,13 +104,10 @@ MIGRATIONS: tuple[str, ...] = (
     """,
     # 4: mark the file as citebot's (the header's application id), so that no other
     # program's database is ever taken for one.
-    """
-    PRAGMA application_id = 1130984549;
-    """,
+    f"PRAGMA application_id = {APPLICATION_ID};",
 )
 
 
-APPLICATION_ID = 0x43697465  # "Cite" in the database header: the file is citebot's
 QUICK_CHECK_UP_TO = 256 << 20  # bytes (0.25 s to check); larger: at bot start, `citebot check`
 
 
@@ -200,13 +199,13 @@ class Store:
     keeps writes serialized; WAL mode lets other processes read while one writes.
     """
 
-    def __init__(self, path: Path, check_up_to: int | None = None) -> None:
+    def __init__(self, path: Path) -> None:
         """Open (creating if needed) the database at ``path`` and bring its schema up to date.
 
-        A database of at most ``check_up_to`` bytes (default ``QUICK_CHECK_UP_TO``) gets
-        SQLite's quick integrity check first (``quick_check``: it reads every page, about
-        1 ms per MB); ``checked`` says whether it did. A damaged database is reported, never
-        replaced: restoring a backup is the owner's decision.
+        A database of at most ``QUICK_CHECK_UP_TO`` bytes gets SQLite's quick integrity
+        check first (``quick_check``: it reads every page, about 1 ms per MB); ``checked``
+        says whether it did. A damaged database is reported, never replaced: restoring a
+        backup is the owner's decision.
 
         Raises:
             StoreError: The file is not a usable citebot database.
@@ -220,8 +219,7 @@ class Store:
             )
             # reads only, until the file is known to be a sound citebot database
             self._refuse_foreign()
-            limit = QUICK_CHECK_UP_TO if check_up_to is None else check_up_to
-            self.checked = path.stat().st_size <= limit
+            self.checked = path.stat().st_size <= QUICK_CHECK_UP_TO
             if self.checked:
                 self.quick_check()
             self._db.execute("PRAGMA journal_mode=WAL")
@@ -296,7 +294,7 @@ class Store:
         """
         if target.exists():
             raise StoreError(f"{target} already exists: choose a new file for the backup")
-        partial = target.with_name(target.name + ".partial")
+        partial = partial_for(target)
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
             with sqlite3.connect(partial) as copy:
