@@ -1,39 +1,169 @@
-"""Learn the sentence-scoring weights on the tuning half of a question set.
+"""Fit the reranker's weight, the quoting knobs and the "not found" model on TUNING halves.
 
-Imports the articles into a temporary store, ranks candidates for every question with the
-current retrieval, and fits a pairwise logistic regression (answer-bearing sentence vs the
-others of the same question) on the TUNING half only (articles at even positions). Prints the
-weights normalized to dense = 1 and hit@1 of the top sentence on both halves, so the held-out
-half stays unseen by the fit.
+Every question set given (default: xquad-en, Wikipedia, and newsqa-dev, news) is imported into
+a data folder of its own; its articles are split by position into a tuning half (even) and a
+held-out half (odd). Only tuning-half questions are used to fit; every figure is printed for
+both halves and both sets, side by side, so the held-out halves stay unseen by the fit.
 
-With ``--abstention CORPUS`` it also fits the answerability model: the tuning half's questions
-asked of their own articles (answerable) and of CORPUS alone (not answerable), a logistic
-regression over ``index.retrieval.ANSWERABILITY_FEATURES``. It prints the weights to paste
-into ``ANSWERABILITY_WEIGHTS`` and, on both halves, the not-found rate and the hits lost at a
-few thresholds.
+1. Ranking. Each question is ranked twice (all the set's articles in one scope, and its own
+   article only) with the reranker reading the first stage's best ``--max-k`` sentences. The
+   rerank depth ``rerank_k`` and the weight of the reranker's logit are then chosen by grid
+   search on the mean tuning hit@1 of the top sentence over sets and both ways of asking.
+2. Quoting. ``quote_doubt`` and ``quote_margin`` are chosen to maximize tuning hit@3 while
+   the quotes stay within ``--chars`` characters per answer on average.
+3. "Not found". A logistic regression over ``index.retrieval.RERANKED_FEATURES``: the tuning
+   questions asked of their own set's scope are answerable; the same questions asked of a
+   scope holding only the other half's stories, and of ``--corpus`` alone, are not.
 
-Usage: python benchmarks/learn_weights.py [QA_DIR] [--abstention CORPUS]
+It prints the values to put in ``index/retrieval.py`` (``RERANKED_WEIGHTS``,
+``RetrievalSettings``), ``index/answer.py`` and ``bot/config.py``.
+
+Usage: python benchmarks/learn_weights.py [QA_DIR ...] [--corpus CORPUS] [--data DIR]
 """
 
 from __future__ import annotations
 
-import sys
-import tempfile
+import argparse
+import itertools
+import pickle
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
 from index.embedding import SentenceTransformerEmbedder
-from index.formats import EvalArticle, EvalQuestion, ImportArticle, read_jsonl
-from index.retrieval import answerability
+from index.evaluation import QuestionSet
+from index.formats import ImportArticle, read_jsonl
+from index.rerank import CrossEncoderReranker
+from index.retrieval import RERANKED_FEATURES, RetrievalSettings, answerability
 from index.service import ArticleInput, Service
 
-FEATURES = ("dense", "context", "keyword", "overlap", "cue")
-DEFAULT_DIR = Path(__file__).resolve().parents[2] / "shared/data/qa/xquad-en"
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+DEFAULT_SETS = [SHARED / "data/qa/xquad-en", SHARED / "data/qa/newsqa-dev"]
+DEFAULT_CORPUS = SHARED / "data/corpus/cnn-dailymail-1000.jsonl"
 
 
 def norm(text: str) -> str:
     return " ".join(text.casefold().split())
+
+
+@dataclass(slots=True)
+class Ranked:
+    """One question's candidates after the first stage (best first) with the reranker's logits."""
+
+    set_name: str
+    mode: str  # "scope" or "article"
+    held: bool
+    first: np.ndarray  # first-stage score of each candidate, first-stage order
+    logit: np.ndarray  # reranker logit (NaN beyond max_k)
+    gold: np.ndarray  # bool: from the gold article and holds an answer
+    chars: np.ndarray  # sentence length
+    article: np.ndarray  # article pk
+    position: np.ndarray  # sentence position
+
+
+def open_service(folder: Path, max_k: int) -> Service:
+    return Service(
+        folder,
+        SentenceTransformerEmbedder(),
+        retrieval=RetrievalSettings(rerank_k=max_k, rerank_weight=1.0),
+        reranker=CrossEncoderReranker(),
+    )
+
+
+def imported(service: Service, qs: QuestionSet, scope: str) -> None:
+    if service.store.list_articles(scope):  # a re-run: the folder already holds the set
+        ids = [r.article_id for r in service.store.list_articles(scope)]
+        by_text = {service.get_article(scope, i).title: i for i in ids}
+        qs.ids = {a.id: by_text.get(a.title, "") for a in qs.articles}
+        if all(qs.ids.values()) and len(set(qs.ids.values())) == len(qs.articles):
+            return
+        service.purge(scope)
+    qs.import_into(service, scope)
+
+
+def rank_all(service: Service, qs: QuestionSet, scope: str, max_k: int) -> list[Ranked]:
+    held_out = qs.held_out
+    out = []
+    vectors = service.embedder.embed_queries([q.question for q in qs.questions])
+    index, keywords = service._index(scope), service._keyword_index(scope)
+    for q, vector in zip(qs.questions, vectors, strict=True):
+        gold_id = qs.ids[q.article_id]
+        gold_pk = service.store.article_pk(scope, gold_id)
+        answers = [norm(a) for a in q.answers]
+        for mode, only in (("scope", None), ("article", gold_pk)):
+            ranking = service.retriever.rank(q.question, vector, index, keywords, only)
+            cands = ranking.candidates
+            logit = np.array([c.rerank if c.rerank is not None else np.nan for c in cands])
+            score = np.array([c.score for c in cands])
+            read = ~np.isnan(logit)
+            first = score - np.nan_to_num(logit)  # rerank_weight is 1 in this pass
+            if read.any() and (~read).any():  # undo the shift of the unread candidates
+                first[~read] -= score[read].min() - first[read].min()
+            order = np.argsort(-first, kind="stable")
+            out.append(
+                Ranked(
+                    qs.name,
+                    mode,
+                    q.article_id in held_out,
+                    first[order],
+                    logit[order],
+                    np.array(
+                        [
+                            cands[i].sentence.article_pk == gold_pk
+                            and any(a in norm(cands[i].sentence.text) for a in answers)
+                            for i in order
+                        ],
+                        dtype=bool,
+                    ),
+                    np.array([len(cands[i].sentence.text) for i in order]),
+                    np.array([cands[i].sentence.article_pk for i in order]),
+                    np.array([cands[i].sentence.position for i in order]),
+                )
+            )
+    return out
+
+
+def final_order(r: Ranked, k: int, weight: float) -> tuple[np.ndarray, np.ndarray]:
+    """Candidate indexes in final order and their final scores, as Retriever._rerank does."""
+    k = min(k, len(r.first))
+    final = r.first.copy()
+    final[:k] = r.first[:k] + weight * r.logit[:k]
+    top = np.argsort(-final[:k], kind="stable")
+    if len(r.first) > k:
+        final[k:] = final[:k].min() - (r.first[:k].min() - r.first[k:])
+    return np.r_[top, np.arange(k, len(r.first))], final
+
+
+def hit1(rows: list[Ranked], k: int, weight: float) -> float:
+    hits = [bool(len(r.first)) and r.gold[final_order(r, k, weight)[0][0]] for r in rows]
+    return float(np.mean(hits)) if hits else 0.0
+
+
+def choose(r: Ranked, k: int, weight: float, doubt: float, margin: float, max_chars: int):
+    """Quoted candidates as index.answer._choose picks them (max 3 quotes)."""
+    order, final = final_order(r, k, weight)
+    best = order[0]
+    chosen = [best]
+    used = r.chars[best]
+    if len(order) < 2 or final[order[1]] < final[best] - doubt:
+        return chosen
+    for i in order[1:]:
+        if len(chosen) >= 3 or final[i] < final[best] - margin:
+            break
+        if used + r.chars[i] > max_chars:
+            continue
+        chosen.append(i)
+        used += r.chars[i]
+    return chosen
+
+
+def groups(rows: list[Ranked], held: bool) -> dict[str, list[Ranked]]:
+    out: dict[str, list[Ranked]] = {}
+    for r in rows:
+        if r.held == held:
+            out.setdefault(f"{r.set_name} {r.mode}", []).append(r)
+    return out
 
 
 def fit_logistic(x: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -41,101 +171,140 @@ def fit_logistic(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     mean, std = x.mean(axis=0), x.std(axis=0) + 1e-9
     z = np.c_[(x - mean) / std, np.ones(len(x))]
     w = np.zeros(z.shape[1])
-    for _ in range(4000):
+    for _ in range(6000):
         p = 1 / (1 + np.exp(-z @ w))
         w -= 0.5 * (z.T @ (p - y) / len(y) + 1e-3 * w)
     raw = w[:-1] / std
     return np.r_[raw, w[-1] - (w[:-1] * mean / std).sum()]
 
 
-def learn_abstention(service: Service, questions: list, corpus: Path, answerable: list) -> None:
-    """Fit the answerability model; ``answerable`` holds (features, hit@1, held-out) rows."""
-    rows = read_jsonl(corpus, ImportArticle)
-    service.add_many("corpus", [ArticleInput(r.text, title=r.title) for r in rows])
-    index, keywords = service._index("corpus"), service._keyword_index("corpus")
-    vectors = service.embedder.embed_queries([q.question for q in questions])
-    negative = []
-    for q, vector in zip(questions, vectors, strict=True):
-        ranking = service.retriever.rank(q.question, vector, index, keywords)
-        negative.append(answerability(q.question, ranking.candidates))
-    pos = np.array([f for f, _, _ in answerable])
-    hit = np.array([h for _, h, _ in answerable])
-    held = np.array([h for _, _, h in answerable])
-    neg = np.array(negative)
-    x = np.r_[pos[~held], neg[~held]]
-    y = np.r_[np.ones((~held).sum()), np.zeros((~held).sum())]
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("sets", nargs="*", type=Path, default=DEFAULT_SETS)
+    parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
+    parser.add_argument("--data", type=Path, default=Path("/tmp/citebot-learn"))
+    parser.add_argument("--max-k", type=int, default=24)
+    parser.add_argument("--chars", type=int, default=380, help="mean quote budget to fit within")
+    args = parser.parse_args()
+
+    sets = [QuestionSet.read(d) for d in args.sets]
+    cache = args.data / "ranked.pickle"
+    services = {qs.name: open_service(args.data / qs.name, args.max_k) for qs in sets}
+    for qs in sets:
+        imported(services[qs.name], qs, qs.name)
+    if cache.is_file():
+        rows = pickle.loads(cache.read_bytes())
+    else:
+        rows = []
+        for qs in sets:
+            print(f"ranking {qs.name}", flush=True)
+            rows += rank_all(services[qs.name], qs, qs.name, args.max_k)
+        cache.write_bytes(pickle.dumps(rows))
+
+    # 1. rerank depth and weight
+    tuning, held = groups(rows, False), groups(rows, True)
+    names = sorted(tuning)
+    print("first stage alone (tuning / held-out hit@1):")
+    for name in names:
+        print(f"  {name:22} {hit1(tuning[name], 0, 0):.3f} / {hit1(held[name], 0, 0):.3f}")
+    best = (-1.0, 0, 0.0)
+    for k, weight in itertools.product((4, 8, 12, 16, 20, 24), (0.05, 0.1, 0.2, 0.3, 0.5, 1, 2)):
+        if k > args.max_k:
+            continue
+        score = float(np.mean([hit1(tuning[n], k, weight) for n in names]))
+        best = max(best, (score, k, weight))
+    _, k, weight = best
+    print(f"chosen rerank_k={k} rerank_weight={weight} (tuning / held-out hit@1):")
+    for name in names:
+        print(
+            f"  {name:22} {hit1(tuning[name], k, weight):.3f} / {hit1(held[name], k, weight):.3f}"
+        )
+    for kk in (4, 8, 12, 16, 20, 24):
+        if kk <= args.max_k:
+            mean = np.mean([hit1(tuning[n], kk, weight) for n in names])
+            print(f"  rerank_k={kk:2}: mean tuning hit@1 {mean:.3f}")
+
+    # 2. quoting, on the one-scope rows
+    scoped = [r for r in rows if r.mode == "scope" and not r.held and len(r.first)]
+    best_q = (-1.0, 0.0, 0.0, 0.0)
+    for doubt, margin in itertools.product(
+        (0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.0), (0.1, 0.2, 0.3, 0.5, 0.75, 1, 1.5, 2, 3)
+    ):
+        if margin < doubt:
+            continue
+        picks = [choose(r, k, weight, doubt, margin, 800) for r in scoped]
+        chars = np.mean([r.chars[p].sum() for r, p in zip(scoped, picks, strict=True)])
+        hit3 = np.mean([r.gold[p].any() for r, p in zip(scoped, picks, strict=True)])
+        if chars <= args.chars:
+            best_q = max(best_q, (float(hit3), doubt, margin, float(chars)))
+    hit3, doubt, margin, chars = best_q
+    print(f"quoting: doubt={doubt} margin={margin}: tuning hit@3 {hit3:.3f}, {chars:.0f} chars")
+
+    # 3. not found
+    settings = replace(services[sets[0].name].retriever.settings, rerank_k=k, rerank_weight=weight)
+    corpus = open_service(args.data / "corpus", k)
+    if not corpus.store.list_articles("corpus"):
+        corpus.add_many(
+            "corpus",
+            [ArticleInput(r.text, title=r.title) for r in read_jsonl(args.corpus, ImportArticle)],
+        )
+    positive, negative = [], []  # (features, held-out, set name)
+    for qs in sets:
+        service = services[qs.name]
+        held_out = qs.held_out
+        for half in (False, True):
+            part = f"{qs.name}~{'held' if half else 'tuning'}-only"
+            if not service.store.list_articles(part):
+                service.store.copy_scope(qs.name, part)
+                for a in qs.articles:
+                    if (a.id in held_out) != half:
+                        service.remove(part, qs.ids[a.id])
+                service.reindex(part)
+        for svc in (service, corpus):
+            svc.retriever.settings = settings
+        for q in qs.questions:
+            is_held = q.article_id in held_out
+            vector = service.embedder.embed_queries([q.question])[0]
+            own = service.retriever.rank(
+                q.question, vector, service._index(qs.name), service._keyword_index(qs.name)
+            )
+            positive.append((answerability(q.question, own.candidates), is_held, qs.name))
+            other = f"{qs.name}~{'tuning' if is_held else 'held'}-only"
+            ranking = service.retriever.rank(
+                q.question, vector, service._index(other), service._keyword_index(other)
+            )
+            negative.append((answerability(q.question, ranking.candidates), is_held, "other"))
+            negative[-1] = (negative[-1][0], is_held, f"{qs.name} other half")
+            ranking = corpus.retriever.rank(
+                q.question, vector, corpus._index("corpus"), corpus._keyword_index("corpus")
+            )
+            negative.append(
+                (answerability(q.question, ranking.candidates), is_held, f"{qs.name} corpus")
+            )
+    x = np.array([f for f, h, _ in positive + negative if not h])
+    y = np.r_[
+        np.ones(sum(not h for _, h, _ in positive)), np.zeros(sum(not h for _, h, _ in negative))
+    ]
     weights = fit_logistic(x, y)
-    print("answerability weights:", tuple(round(float(w), 3) for w in weights))
+    print("RERANKED_WEIGHTS over", RERANKED_FEATURES)
+    print("  ", tuple(round(float(w), 3) for w in weights))
 
     def prob(features: np.ndarray) -> np.ndarray:
         return 1 / (1 + np.exp(-(features @ weights[:-1] + weights[-1])))
 
-    p_pos, p_neg = prob(pos), prob(neg)
-    for threshold in (0.2, 0.25, 0.3, 0.32, 0.35, 0.4):
-        kept = p_pos >= threshold
-        for half, name in ((False, "tuning"), (True, "held-out")):
-            print(
-                f"  threshold {threshold:.2f} {name:8}: not found when unanswerable "
-                f"{(p_neg[held == half] < threshold).mean():.3f}, hits lost "
-                f"{(hit & ~kept)[held == half].mean():.3f}"
-            )
-
-
-def main() -> None:
-    args = sys.argv[1:]
-    corpus = None
-    if "--abstention" in args:
-        at = args.index("--abstention")
-        corpus = Path(args[at + 1])
-        del args[at : at + 2]
-    directory = Path(args[0]) if args else DEFAULT_DIR
-    articles = read_jsonl(directory / "articles.jsonl", EvalArticle)
-    questions = read_jsonl(directory / "questions.jsonl", EvalQuestion)
-    held_out = {a.id for i, a in enumerate(articles) if i % 2}
-    with tempfile.TemporaryDirectory() as tmp:
-        service = Service(Path(tmp), SentenceTransformerEmbedder())
-        results = service.add_many("t", [ArticleInput(a.text, title=a.title) for a in articles])
-        ids = {a.id: r.article_id for a, r in zip(articles, results, strict=True)}
-        index, keywords = service._index("t"), service._keyword_index("t")
-        vectors = service.embedder.embed_queries([q.question for q in questions])
-        data, answerable = [], []
-        for q, vector in zip(questions, vectors, strict=True):
-            ranking = service.retriever.rank(q.question, vector, index, keywords)
-            top = ranking.candidates[:80]
-            x = np.array([[getattr(c, f) for f in FEATURES] for c in top], dtype=np.float64)
-            gold = [norm(a) for a in q.answers]
-            y = np.array(
-                [
-                    ranking.articles[c.sentence.article_pk].article_id == ids[q.article_id]
-                    and any(g in norm(c.sentence.text) for g in gold)
-                    for c in top
-                ]
-            )
-            data.append((x, y, q.article_id in held_out))
-            features = answerability(q.question, ranking.candidates)
-            answerable.append((features, bool(y[0]), q.article_id in held_out))
-        if corpus is not None:
-            learn_abstention(service, questions, corpus, answerable)
+    for threshold in (0.2, 0.3, 0.35, 0.4, 0.5, 0.6):
+        line = f"  threshold {threshold:.2f}:"
+        for half, label in ((False, "tuning"), (True, "held-out")):
+            for qs in sets:
+                pos = np.array([f for f, h, n in positive if h == half and n == qs.name])
+                answered = (prob(pos) >= threshold).mean()
+                line += f" {qs.name} {label} answered {answered:.3f};"
+            for kind in sorted({n for _, _, n in negative}):
+                neg = np.array([f for f, h, n in negative if h == half and n == kind])
+                line += f" {label} not found ({kind}) {(prob(neg) < threshold).mean():.3f};"
+        print(line)
+    for service in [*services.values(), corpus]:
         service.close()
-    pairs = []
-    for x, y, held in data:
-        if held or not y.any():
-            continue
-        for i in np.flatnonzero(y)[:3]:
-            pairs.extend(x[i] - x[j] for j in np.flatnonzero(~y)[:40])
-    diffs = np.array(pairs)
-    weights = np.zeros(len(FEATURES))
-    for _ in range(3000):  # gradient descent on the L2-regularized logistic loss
-        margin = diffs @ weights
-        gradient = -(diffs / (1 + np.exp(margin))[:, None]).mean(axis=0) + 1e-3 * weights
-        weights -= 0.5 * gradient
-    weights = np.maximum(weights, 0) / weights[0]
-    for half, name in ((False, "tuning"), (True, "held-out")):
-        rows = [(x, y) for x, y, held in data if held == half]
-        hits = sum(bool(y[int(np.argmax(x @ weights))]) for x, y in rows)
-        rate = hits / len(rows)
-        print(f"{name:9} half: hit@1 of the top sentence {rate:.3f} ({len(rows)} questions)")
-    print("weights:", ", ".join(f"{f}={w:.2f}" for f, w in zip(FEATURES, weights, strict=True)))
 
 
 if __name__ == "__main__":

@@ -23,7 +23,7 @@ import click
 from pydantic import ValidationError
 
 from bot.config import Settings, setup_logging
-from index.errors import CitebotError, InvalidInput
+from index.errors import CitebotError, InvalidInput, NotFoundError
 from index.extract import FILE_SUFFIXES, decode_text
 from index.files import write_new
 from index.formats import ImportArticle, is_scope, read_jsonl
@@ -310,7 +310,7 @@ def check(state: State) -> None:
 @click.option(
     "--batch",
     type=click.Path(path_type=Path, dir_okay=False),
-    help='JSONL of {"id","question"}: one answer a line.',
+    help='JSONL of {"id","question"} (and "article", an id or prefix): one answer a line.',
 )
 @click.option("--article", help="Only answer from this article id.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON answer objects.")
@@ -340,11 +340,15 @@ def _ask_batch(state: State, path: Path, article: str | None) -> None:
     class BatchQuestion(BaseModel):
         id: str | int
         question: str
+        article: str | None = None  # this question only: an article id or unique prefix
 
     for row in read_jsonl(path, BatchQuestion):
+        only = row.article if row.article is not None else article
         try:
-            answer = state.service.ask(state.scope, row.question, article).to_json()
-        except InvalidInput as error:
+            answer = state.service.ask(state.scope, row.question, only).to_json()
+        except (InvalidInput, NotFoundError) as error:
+            if isinstance(error, NotFoundError) and row.article is None:
+                raise  # --article names no article: every line would fail alike
             answer = {"question": row.question, "answered": False, "error": str(error)}
             answer.update(text=str(error), citations=[], closest=[])
         emit_json({"id": row.id, **answer})
@@ -477,58 +481,61 @@ def backup(state: State, path: Path) -> None:
 
 
 @main.command(name="eval")
-@click.argument("directory", type=click.Path(path_type=Path, file_okay=False))
+@click.argument(
+    "directories", nargs=-1, required=True, type=click.Path(path_type=Path, file_okay=False)
+)
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON object.")
 @click.option(
     "--failures",
     type=click.Path(path_type=Path, dir_okay=False),
-    help="Write the questions missed at 1 to this JSONL file.",
+    help="Write the questions missed at 1 (all articles in one scope) to this JSONL file.",
 )
 @click.option("--compare", is_flag=True, help="Also measure the four hand-built references.")
 @click.option(
     "--distractors",
     type=click.Path(path_type=Path, dir_okay=False),
-    help="A JSONL corpus: ask again with it imported, and print the abstention curve.",
+    help="A JSONL corpus: ask again with it imported, and ask of it alone (not found).",
 )
 @click.pass_obj
 def eval_(
     state: State,
-    directory: Path,
+    directories: tuple[Path, ...],
     as_json: bool,
     failures: Path | None,
     compare: bool,
     distractors: Path | None,
 ) -> None:
-    """Measure answer quality on a question set (articles.jsonl + questions.jsonl)."""
-    from index.evaluation import abstention_curve, compare_references, distractor_run, evaluate
+    """Measure answer quality on question sets (folders of articles.jsonl + questions.jsonl).
+
+    Each set is asked with all its articles in one scope, each question of its own article,
+    and (with --distractors) beside a corpus; "not found" is measured on questions asked of
+    the other half's stories and of the corpus alone. One table per set.
+    """
+    from index.evaluation import evaluate_sets
 
     def action() -> None:
         started = time.perf_counter()
-        data: dict[str, object] = {}
         with tempfile.TemporaryDirectory(prefix="citebot-eval-") as tmp:
             service = state.settings.open_service(Path(tmp))
             try:
-                with progress_bar("Evaluating", 0, unit="question") as update:
-                    report = evaluate(service, directory, progress=update)
-                data = report.to_json()
-                data["model"] = service.embedder.name
-                if compare:
-                    refs = compare_references(service, directory)
-                    data["references"] = [r.to_json() for r in refs]
-                if distractors is not None:
-                    mixed, unanswerable = distractor_run(service, directory, distractors)
-                    data["with_distractors"] = mixed.to_json()
-                    default = service.answer_settings.min_relevance
-                    grid = [0.0] + [round(0.1 + 0.025 * i, 3) for i in range(21)]
-                    thresholds = sorted({*grid, default})
-                    data["abstention"] = abstention_curve(report.outcomes, unanswerable, thresholds)
-                    data["min_relevance"] = service.answer_settings.min_relevance
+                data = evaluate_sets(
+                    service,
+                    directories,
+                    compare=compare,
+                    distractors=distractors,
+                    progress=_stderr_progress,
+                )
             finally:
                 service.close()
         data["seconds"] = round(time.perf_counter() - started, 1)
+        misses = [
+            {"set": s["name"], **row}
+            for s in data["sets"]  # type: ignore[attr-defined]
+            for row in s.pop("failures")
+        ]
         if failures is not None:
             with failures.open("w", encoding="utf-8") as out:
-                for row in report.failures:
+                for row in misses:
                     out.write(json.dumps(row, ensure_ascii=False) + "\n")
         if as_json:
             emit_json(data)
@@ -538,44 +545,73 @@ def eval_(
     _run(action)
 
 
-def print_eval(data: dict[str, Any]) -> None:
-    """The evaluation as tables."""
-    click.echo(
-        f"{data['articles']} articles imported in {data['ingest_seconds']} s; model {data['model']}"
+def _stderr_progress(label: str) -> Callable[[int, int], None]:
+    """One line on stderr per finished step of a long evaluation (only on a terminal)."""
+    interactive = sys.stderr.isatty()
+
+    def update(done: int, total: int) -> None:
+        if interactive and total and done == total:
+            click.echo(f"  {label}: {done}/{total}", err=True)
+
+    return update
+
+
+def _figure_row(name: str, f: dict[str, Any]) -> str:
+    return (
+        f"{name:26}{f['questions']:>10}{f['hit@1']:>8.3f}{f['hit@3']:>8.3f}"
+        f"{f['answered']:>10.3f}{f['mean_chars']:>8.0f}{f['p50_ms']:>9.1f}{f['p95_ms']:>9.1f}"
     )
-    header = f"{'':16}{'questions':>10}{'hit@1':>8}{'hit@3':>8}{'answered':>10}"
-    click.echo(header + f"{'chars':>8}{'p50 ms':>9}{'p95 ms':>9}")
-    rows = [("all", data["all"]), ("tuning half", data["tuning_half"])]
-    rows.append(("held-out half", data["held_out_half"]))
-    if "with_distractors" in data:
-        rows.append(("+ distractors", data["with_distractors"]["all"]))
-    for name, f in rows:
+
+
+def print_eval(data: dict[str, Any]) -> None:
+    """The evaluation as one table per question set."""
+    reranker = data["reranker"] or "off"
+    click.echo(
+        f"model {data['model']}, reranker {reranker}, not-found threshold {data['min_relevance']}"
+    )
+    for s in data["sets"]:
         click.echo(
-            f"{name:16}{f['questions']:>10}{f['hit@1']:>8.3f}{f['hit@3']:>8.3f}"
-            f"{f['answered']:>10.3f}{f['mean_chars']:>8.0f}{f['p50_ms']:>9.1f}"
-            f"{f['p95_ms']:>9.1f}"
+            f"\n== {s['name']}: {s['articles']} articles, {s['questions']} questions "
+            f"(imported in {s['ingest_seconds']} s)"
         )
-    if "references" in data:
-        click.echo()
-        click.echo(f"{'approach':34}{'hit@1':>8}{'hit@3':>8}{'held-out@1':>12}{'chars':>8}")
-        f = data["all"]
         click.echo(
-            f"{'citebot':34}{f['hit@1']:>8.3f}{f['hit@3']:>8.3f}"
-            f"{data['held_out_half']['hit@1']:>12.3f}{f['mean_chars']:>8.0f}"
+            f"{'':26}{'questions':>10}{'hit@1':>8}{'hit@3':>8}{'answered':>10}"
+            f"{'chars':>8}{'p50 ms':>9}{'p95 ms':>9}"
         )
-        for r in data["references"]:
+        rows = [("one scope: all", s["all"]), ("  tuning half", s["tuning_half"])]
+        rows.append(("  held-out half", s["held_out_half"]))
+        rows += [("own article: all", s["in_article"]["all"])]
+        rows += [("  tuning half", s["in_article"]["tuning_half"])]
+        rows += [("  held-out half", s["in_article"]["held_out_half"])]
+        if "with_distractors" in s:
+            mixed = s["with_distractors"]
+            rows += [("+ distractors: all", mixed["all"])]
+            rows += [("  held-out half", mixed["held_out_half"])]
+        for name, f in rows:
+            click.echo(_figure_row(name, f))
+        found = ", ".join(f"{v:.3f} ({k.replace('_', ' ')})" for k, v in s["not_found"].items())
+        click.echo(f"not found when the story is absent: {found}")
+        if "references" in s:
+            click.echo(f"\n{'approach':34}{'hit@1':>8}{'hit@3':>8}{'held-out@1':>12}{'chars':>8}")
+            f = s["all"]
             click.echo(
-                f"{r['approach']:34}{r['hit@1']:>8.3f}{r['hit@3']:>8.3f}"
-                f"{r['held_out_hit@1']:>12.3f}{r['mean_chars']:>8.0f}"
+                f"{'citebot':34}{f['hit@1']:>8.3f}{f['hit@3']:>8.3f}"
+                f"{s['held_out_half']['hit@1']:>12.3f}{f['mean_chars']:>8.0f}"
             )
-    if "abstention" in data:
-        click.echo()
-        click.echo(f"abstention curve (default threshold {data['min_relevance']}):")
-        click.echo(f"{'threshold':>10}{'answered':>10}{'hit@1':>8}{'not found (unanswerable)':>26}")
-        for point in data["abstention"]:
+            for r in s["references"]:
+                click.echo(
+                    f"{r['approach']:34}{r['hit@1']:>8.3f}{r['hit@3']:>8.3f}"
+                    f"{r['held_out_hit@1']:>12.3f}{r['mean_chars']:>8.0f}"
+                )
+        curve = s["abstention"]
+        kinds = [k for k in curve[0] if k.startswith("not_found_")]
+        click.echo("\nabstention curve (not found: share of questions whose story is absent):")
+        head = "".join(f"{'not found (' + k[10:].replace('_', ' ') + ')':>26}" for k in kinds)
+        click.echo(f"{'threshold':>10}{'answered':>10}{'hit@1':>8}{head}")
+        for point in curve:
+            cells = "".join(f"{point[k]:>26.3f}" for k in kinds)
             click.echo(
-                f"{point['threshold']:>10.3f}{point['answered']:>10.3f}{point['hit@1']:>8.3f}"
-                f"{point['not_found_when_unanswerable']:>26.3f}"
+                f"{point['threshold']:>10.3f}{point['answered']:>10.3f}{point['hit@1']:>8.3f}{cells}"
             )
     click.echo(f"\n{data['seconds']} s in all")
 

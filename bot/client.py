@@ -98,14 +98,15 @@ class CitebotBot(commands.Bot):
         await self.sync_commands()
 
     async def _load_model(self) -> None:
-        """Load the embedding model in the background, so the first question is not slow."""
-        warm_up = getattr(self.service.embedder, "warm_up", None)
-        if warm_up is None:
-            return
-        try:
-            await asyncio.to_thread(warm_up)
-        except CitebotError as error:  # asking will report it to the member
-            log.error("%s", error)
+        """Load the models in the background, so the first question is not slow."""
+        for model in (self.service.embedder, self.service.reranker):
+            warm_up = getattr(model, "warm_up", None)
+            if warm_up is None:
+                continue
+            try:
+                await asyncio.to_thread(warm_up)
+            except CitebotError as error:  # asking will report it to the member
+                log.error("%s", error)
 
     def command_fingerprint(self) -> str:
         """A hash of the command set as Discord sees it."""

@@ -16,6 +16,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from index.answer import AnswerSettings
 from index.embedding import Embedder, HashEmbedder, SentenceTransformerEmbedder
 from index.fetch import Fetcher
+from index.rerank import CrossEncoderReranker, Reranker
 from index.retrieval import RetrievalSettings
 from index.service import Service
 
@@ -68,6 +69,24 @@ class Settings(BaseSettings):
     )
     cue_weight: float = Field(
         default=0.33, ge=0, description="Weight of answer-type cues (numbers, dates, names)."
+    )
+    reranker: Literal["model", "off"] = Field(
+        default="model",
+        description=(
+            "`model`: the shipped news reranker reads the best candidates again beside the "
+            "question; `off`: rank without it (faster, less accurate). Never used with the "
+            "`hash` embedder."
+        ),
+    )
+    reranker_path: Path | None = Field(
+        default=None,
+        description="Local cross-encoder folder; empty for the shipped models/news-reranker.",
+    )
+    rerank_k: int = Field(
+        default=12, ge=1, le=100, description="Candidate sentences the reranker reads."
+    )
+    rerank_weight: float = Field(
+        default=1.0, ge=0, description="Weight of the reranker's logit in a sentence's score."
     )
     min_relevance: float = Field(
         default=0.35,
@@ -139,6 +158,12 @@ class Settings(BaseSettings):
             self.model_path, batch_size=self.batch_size, int8=self.embedder == "int8"
         )
 
+    def make_reranker(self) -> Reranker | None:
+        """The configured reranker (nothing is loaded yet), or None."""
+        if self.reranker == "off" or self.embedder == "hash":
+            return None
+        return CrossEncoderReranker(self.reranker_path)
+
     def open_service(self, data_dir: Path | None = None) -> Service:
         """The retrieval core over the configured (or given) data directory."""
         return Service(
@@ -153,6 +178,8 @@ class Settings(BaseSettings):
                 keyword_weight=self.keyword_weight,
                 overlap_weight=self.overlap_weight,
                 cue_weight=self.cue_weight,
+                rerank_k=self.rerank_k,
+                rerank_weight=self.rerank_weight,
             ),
             answers=AnswerSettings(
                 min_relevance=self.min_relevance,
@@ -170,6 +197,7 @@ class Settings(BaseSettings):
                 total_timeout=self.fetch_timeout_seconds,
             ),
             min_page_words=self.min_page_words,
+            reranker=self.make_reranker(),
         )
 
 

@@ -4,7 +4,13 @@ A directory holds ``articles.jsonl`` (id, title, text, url?) and ``questions.jso
 (id, question, article_id, answers). A question is a hit at k when one of the answer's first
 k citations comes from the gold article and contains one of the gold answers, compared
 case- and whitespace-insensitively. Articles are split by their position in the file into a
-tuning half (even) and a held-out half (odd), and every figure is reported for both halves.
+tuning half (even) and a held-out half (odd), and every figure is reported for both halves:
+weights and thresholds are fitted on tuning halves only (``benchmarks/learn_weights.py``).
+
+A set is asked in several ways: with all its articles in one scope; each question of its own
+article only (``--article``, as ``/ask article:`` does); with a distractor corpus beside it.
+"Not found" is measured on questions whose story is absent: asked of a scope that holds only
+the other half's stories, and of the distractor corpus alone.
 """
 
 from __future__ import annotations
@@ -73,26 +79,87 @@ class Figures:
 
 
 @dataclass(slots=True)
-class Report:
-    """Evaluation results: all questions, the two halves, and ingest cost."""
+class Halves:
+    """Figures for all questions and for each half of the articles."""
 
-    overall: Figures
-    tuning: Figures
-    held_out: Figures
-    articles: int
-    ingest_seconds: float
-    failures: list[dict[str, object]]
-    outcomes: list[tuple[float, bool]] = field(default_factory=list)  # (relevance, hit@1)
+    overall: Figures = field(default_factory=Figures)
+    tuning: Figures = field(default_factory=Figures)
+    held_out: Figures = field(default_factory=Figures)
+
+    def add(self, held: bool, hit1: bool, hit3: bool, answer: Answer, latency: float) -> None:
+        """Count one question in the overall figures and in its half."""
+        self.overall.add(hit1, hit3, answer, latency)
+        (self.held_out if held else self.tuning).add(hit1, hit3, answer, latency)
 
     def to_json(self) -> dict[str, object]:
-        """Everything as one JSON object."""
+        """The three sets of figures."""
         return {
-            "articles": self.articles,
-            "ingest_seconds": round(self.ingest_seconds, 2),
             "all": self.overall.to_json(),
             "tuning_half": self.tuning.to_json(),
             "held_out_half": self.held_out.to_json(),
         }
+
+
+@dataclass(slots=True)
+class Report:
+    """One way of asking a question set: figures, misses and each question's confidence."""
+
+    halves: Halves
+    failures: list[dict[str, object]] = field(default_factory=list)
+    outcomes: list[tuple[float, bool]] = field(default_factory=list)  # (relevance, hit@1)
+
+    @property
+    def overall(self) -> Figures:
+        """All questions."""
+        return self.halves.overall
+
+    @property
+    def held_out(self) -> Figures:
+        """Questions on the held-out half of the articles."""
+        return self.halves.held_out
+
+    @property
+    def tuning(self) -> Figures:
+        """Questions on the tuning half of the articles."""
+        return self.halves.tuning
+
+
+@dataclass(slots=True)
+class QuestionSet:
+    """A question set read from its folder and imported into a scope."""
+
+    name: str
+    articles: list[EvalArticle]
+    questions: list[EvalQuestion]
+    ids: dict[str, str] = field(default_factory=dict)  # set's article id -> citebot's id
+    ingest_seconds: float = 0.0
+
+    @classmethod
+    def read(cls, directory: Path) -> QuestionSet:
+        """Read ``articles.jsonl`` and ``questions.jsonl``; every question names an article."""
+        articles = read_jsonl(directory / "articles.jsonl", EvalArticle)
+        questions = read_jsonl(directory / "questions.jsonl", EvalQuestion)
+        known = {a.id for a in articles}
+        for q in questions:
+            if q.article_id not in known:
+                raise InvalidInput(f"question {q.id} names the unknown article {q.article_id}")
+        return cls(directory.resolve().name, articles, questions)
+
+    @property
+    def held_out(self) -> set[str]:
+        """The set's ids of the held-out articles (odd positions in the file)."""
+        return {a.id for i, a in enumerate(self.articles) if i % 2}
+
+    def import_into(self, service: Service, scope: str) -> None:
+        """Add every article to ``scope``, timing it."""
+        started = time.perf_counter()
+        results = service.add_many(
+            scope,
+            (ArticleInput(a.text, title=a.title, url=a.url) for a in self.articles),
+            total=len(self.articles),
+        )
+        self.ingest_seconds = time.perf_counter() - started
+        self.ids = {a.id: r.article_id for a, r in zip(self.articles, results, strict=True)}
 
 
 def evaluate(
@@ -102,55 +169,72 @@ def evaluate(
     progress: Callable[[int, int], None] | None = None,
 ) -> Report:
     """Import the articles of ``directory`` into ``scope`` and ask every question."""
-    articles = read_jsonl(directory / "articles.jsonl", EvalArticle)
-    questions = read_jsonl(directory / "questions.jsonl", EvalQuestion)
+    questions = QuestionSet.read(directory)
     service.embedder.embed_queries(["warm up"])  # load the model outside the timings
-    started = time.perf_counter()
-    results = service.add_many(
-        scope,
-        (ArticleInput(a.text, title=a.title, url=a.url) for a in articles),
-        total=len(articles),
-    )
-    ingest = time.perf_counter() - started
-    ids = {a.id: r.article_id for a, r in zip(articles, results, strict=True)}
-    held_out = {a.id for i, a in enumerate(articles) if i % 2}
-    report = Report(Figures(), Figures(), Figures(), len(articles), ingest, [])
-    # Ask without abstaining, then apply the threshold here: the abstention curve needs to
-    # know whether a question the default threshold declines would have been answered right.
+    questions.import_into(service, scope)
+    return ask_set(service, questions, scope, progress=progress)
+
+
+def ask_set(
+    service: Service,
+    questions: QuestionSet,
+    scope: str,
+    *,
+    in_article: bool = False,
+    progress: Callable[[int, int], None] | None = None,
+) -> Report:
+    """Ask every question of ``questions`` in ``scope`` (each of its own article: ``in_article``).
+
+    Questions are asked without abstaining and the threshold is applied here, so the
+    abstention curve knows whether a question the threshold declines would have been right.
+    """
+    held_out = questions.held_out
+    report = Report(Halves())
     configured = service.answer_settings
     threshold = configured.min_relevance
     service.answer_settings = replace(configured, min_relevance=-1.0)
     try:
-        for done, q in enumerate(questions, start=1):
-            if q.article_id not in ids:
-                raise InvalidInput(f"question {q.id} names the unknown article {q.article_id}")
+        for done, q in enumerate(questions.questions, start=1):
+            gold = questions.ids[q.article_id]
             t = time.perf_counter()
-            answer = service.ask(scope, q.question)
+            answer = service.ask(scope, q.question, gold if in_article else None)
             latency = time.perf_counter() - t
-            gold = ids[q.article_id]
-            report.outcomes.append((answer.score, is_hit(answer, gold, q.answers, 1)))
+            hit1 = is_hit(answer, gold, q.answers, 1)
+            report.outcomes.append((answer.score, hit1))
             if answer.score < threshold:
                 answer = compose(q.question, Ranking((), {}, (), answer.score), configured)
-            _count(report, q, answer, gold, latency, q.article_id in held_out)
+                hit1 = False
+            hit3 = is_hit(answer, gold, q.answers, 3)
+            report.halves.add(q.article_id in held_out, hit1, hit3, answer, latency)
+            if not hit1:
+                report.failures.append(
+                    {"id": q.id, "question": q.question, "answers": q.answers, **answer.to_json()}
+                )
             if progress:
-                progress(done, len(questions))
+                progress(done, len(questions.questions))
     finally:
         service.answer_settings = configured
     return report
 
 
-def _count(  # one question's outcome, into the overall figures and its half
-    report: Report, q: EvalQuestion, answer: Answer, gold: str, latency: float, held: bool
-) -> None:
-    hit1 = is_hit(answer, gold, q.answers, 1)
-    hit3 = is_hit(answer, gold, q.answers, 3)
-    report.overall.add(hit1, hit3, answer, latency)
-    half = report.held_out if held else report.tuning
-    half.add(hit1, hit3, answer, latency)
-    if not hit1:
-        report.failures.append(
-            {"id": q.id, "question": q.question, "answers": q.answers, **answer.to_json()}
-        )
+def ask_of_other_half(service: Service, questions: QuestionSet, scope: str) -> list[float]:
+    """Confidence for each question asked of a scope that holds only the other half's stories.
+
+    The scope is copied twice, once without each half, so every question meets the set's
+    other stories (same source, same time) but never its own: the realistic "not found" case.
+    """
+    held_out = questions.held_out
+    scores = []
+    for half in (False, True):
+        part = f"{scope}~{'held' if half else 'tuning'}-only"
+        service.store.copy_scope(scope, part)
+        for a in questions.articles:
+            if (a.id in held_out) != half:
+                service.remove(part, questions.ids[a.id])
+        service.reindex(part)
+        asked = [q for q in questions.questions if (q.article_id in held_out) != half]
+        scores += [service.ask(part, q.question).score for q in asked]
+    return scores
 
 
 @dataclass(slots=True)
@@ -175,13 +259,12 @@ class Reference:
         }
 
 
-def compare_references(service: Service, directory: Path) -> list[Reference]:
+def compare_references(service: Service, questions_set: QuestionSet) -> list[Reference]:
     """The four hand-built approaches of ``../shared/README.md``, same model and data."""
     from index.baselines import DenseRanker, KeywordRanker, char_chunks, fuse, sentence_units
 
-    articles = read_jsonl(directory / "articles.jsonl", EvalArticle)
-    questions = read_jsonl(directory / "questions.jsonl", EvalQuestion)
-    held_out = {a.id for i, a in enumerate(articles) if i % 2}
+    articles, questions = questions_set.articles, questions_set.questions
+    held_out = questions_set.held_out
     texts = [(a.id, a.text) for a in articles]
     sentences = sentence_units(texts)
     chunks = char_chunks(texts)
@@ -220,39 +303,111 @@ def compare_references(service: Service, directory: Path) -> list[Reference]:
     return refs
 
 
-def distractor_run(
-    service: Service, directory: Path, corpus: Path, scope: str = "eval"
-) -> tuple[Report, list[float]]:
-    """Ask again with ``corpus`` imported beside the articles; and ask of the corpus alone.
-
-    Returns the report with distractors, and the relevance of every question asked of the
-    corpus alone (which cannot answer them): the "not found" side of the abstention curve.
-    """
-    from index.formats import ImportArticle
-
-    rows = read_jsonl(corpus, ImportArticle)
-    service.add_many("distractors", (ArticleInput(r.text, title=r.title, url=r.url) for r in rows))
-    questions = read_jsonl(directory / "questions.jsonl", EvalQuestion)
-    unanswerable = [service.ask("distractors", q.question).score for q in questions]
-    service.store.copy_scope("distractors", scope)
-    service.reindex(scope)  # the copy changed the store behind the scope's open index
-    report = evaluate(service, directory, scope)
-    return report, unanswerable
+def with_distractors(
+    service: Service, questions: QuestionSet, scope: str, distractors: str
+) -> Report:
+    """Ask again with the scope ``distractors`` copied beside the set's articles."""
+    mixed = f"{scope}+{distractors}"
+    service.store.copy_scope(scope, mixed)
+    service.store.copy_scope(distractors, mixed)
+    service.reindex(mixed)  # the copies changed the store behind any open index
+    return ask_set(service, questions, mixed)
 
 
 def abstention_curve(
-    answerable: list[tuple[float, bool]], unanswerable: list[float], thresholds: list[float]
+    answerable: list[tuple[float, bool]],
+    unanswerable: dict[str, list[float]],
+    thresholds: list[float],
 ) -> list[dict[str, float]]:
-    """For each threshold: answered share and hit@1 on answerable, not-found share on the rest."""
+    """For each threshold: answered share and hit@1 of the answerable questions.
+
+    And, for each named list of unanswerable questions' confidences, its "not found" share.
+    """
     curve = []
-    n, m = max(len(answerable), 1), max(len(unanswerable), 1)
+    n = max(len(answerable), 1)
     for t in thresholds:
-        curve.append(
-            {
-                "threshold": t,
-                "answered": round(sum(s >= t for s, _ in answerable) / n, 4),
-                "hit@1": round(sum(h for s, h in answerable if s >= t) / n, 4),
-                "not_found_when_unanswerable": round(sum(s < t for s in unanswerable) / m, 4),
-            }
-        )
+        point = {
+            "threshold": t,
+            "answered": round(sum(s >= t for s, _ in answerable) / n, 4),
+            "hit@1": round(sum(h for s, h in answerable if s >= t) / n, 4),
+        }
+        for name, scores in unanswerable.items():
+            point[f"not_found_{name}"] = round(sum(s < t for s in scores) / max(len(scores), 1), 4)
+        curve.append(point)
     return curve
+
+
+def evaluate_sets(
+    service: Service,
+    directories: Sequence[Path],
+    *,
+    compare: bool = False,
+    distractors: Path | None = None,
+    progress: Callable[[str], Callable[[int, int], None]] | None = None,
+) -> dict[str, object]:
+    """Every figure ``make eval`` prints, for each question set in ``directories``.
+
+    ``progress(label)`` returns a (done, total) callback for each long step.
+    """
+    from index.formats import ImportArticle
+
+    sets = [QuestionSet.read(d) for d in directories]
+    names = [s.name for s in sets]
+    if len(set(names)) != len(names):
+        raise InvalidInput(f"two question sets share a folder name: {', '.join(names)}")
+    service.embedder.embed_queries(["warm up"])  # load the models outside the timings
+    if service.reranker is not None:
+        service.reranker.scores("warm up", ["warm up"])
+
+    def step(label: str) -> Callable[[int, int], None] | None:
+        return progress(label) if progress else None
+
+    corpus_scope = None
+    if distractors is not None:
+        rows = read_jsonl(distractors, ImportArticle)
+        corpus_scope = "distractors"
+        service.add_many(
+            corpus_scope,
+            (ArticleInput(r.text, title=r.title, url=r.url) for r in rows),
+            step(f"importing {distractors.name}"),
+            total=len(rows),
+        )
+    out = []
+    for qs in sets:
+        scope = qs.name
+        qs.import_into(service, scope)
+        scoped = ask_set(service, qs, scope, progress=step(f"{qs.name}: one scope"))
+        own = ask_set(service, qs, scope, in_article=True, progress=step(f"{qs.name}: own article"))
+        data: dict[str, object] = {
+            "name": qs.name,
+            "articles": len(qs.articles),
+            "questions": len(qs.questions),
+            "ingest_seconds": round(qs.ingest_seconds, 2),
+            **scoped.halves.to_json(),
+            "in_article": own.halves.to_json(),
+            "failures": scoped.failures,
+        }
+        if compare:
+            data["references"] = [r.to_json() for r in compare_references(service, qs)]
+        unanswerable = {"other_half": ask_of_other_half(service, qs, scope)}
+        if corpus_scope is not None:
+            mixed = with_distractors(service, qs, scope, corpus_scope)
+            data["with_distractors"] = mixed.halves.to_json()
+            unanswerable["corpus"] = [
+                service.ask(corpus_scope, q.question).score for q in qs.questions
+            ]
+        default = service.answer_settings.min_relevance
+        grid = [0.0] + [round(0.1 + 0.025 * i, 3) for i in range(25)]
+        thresholds = sorted({*grid, default})
+        data["abstention"] = abstention_curve(scoped.outcomes, unanswerable, thresholds)
+        data["not_found"] = {
+            name: round(sum(s < default for s in scores) / max(len(scores), 1), 4)
+            for name, scores in unanswerable.items()
+        }
+        out.append(data)
+    return {
+        "model": service.embedder.name,
+        "reranker": service.reranker.name if service.reranker is not None else None,
+        "min_relevance": service.answer_settings.min_relevance,
+        "sets": out,
+    }

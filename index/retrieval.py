@@ -40,6 +40,7 @@ from wordfreq import zipf_frequency
 from index.cues import QuestionType
 from index.keywords import KeywordIndex, terms
 from index.models import Article
+from index.rerank import Reranker, pair_text
 from index.store import SentenceRow, Store
 from index.vectors import VectorIndex
 
@@ -56,11 +57,16 @@ class RetrievalSettings:
     keyword_weight: float = 0.57
     overlap_weight: float = 0.34
     cue_weight: float = 0.33
+    rerank_k: int = 12
+    rerank_weight: float = 1.0
 
 
 ANSWERABILITY_FEATURES = ("dense", "context", "margin", "rare_overlap", "article_coverage")
-# Logistic weights over ANSWERABILITY_FEATURES, then the intercept.
+# Logistic weights over ANSWERABILITY_FEATURES, then the intercept (no reranker).
 ANSWERABILITY_WEIGHTS = (4.384, 7.366, 2.044, 3.864, 7.456, -11.155)
+# With the reranker, its logit for the top sentence and its lead over the runner-up's join in.
+RERANKED_FEATURES = (*ANSWERABILITY_FEATURES, "rerank", "rerank_margin")
+RERANKED_WEIGHTS = (0.0, 0.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0)
 _WORD = re.compile(r"\w+")
 _COVERAGE_SENTENCES = 10  # top candidates whose words count toward their article's coverage
 
@@ -76,6 +82,7 @@ class Candidate:
     overlap: float
     cue: float
     score: float
+    rerank: float | None = None  # the reranker's logit, when it read this sentence
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,10 +98,17 @@ class Ranking:
 class Retriever:
     """Ranks the sentences of one scope for a question."""
 
-    def __init__(self, store: Store, settings: RetrievalSettings) -> None:
-        """Use ``store`` for sentences and vectors, scored as ``settings`` say."""
+    def __init__(
+        self, store: Store, settings: RetrievalSettings, reranker: Reranker | None = None
+    ) -> None:
+        """Use ``store`` for sentences and vectors, scored as ``settings`` say.
+
+        With a ``reranker``, the best ``settings.rerank_k`` sentences are read again beside
+        the question and their score gains ``rerank_weight`` times its logit.
+        """
         self.store = store
         self.settings = settings
+        self.reranker = reranker
 
     def rank(
         self,
@@ -182,6 +196,10 @@ class Retriever:
             + settings.cue_weight * cue
         )
         order = np.argsort(-total, kind="stable")
+        articles = self.store.articles_by_pk(pks)
+        logits: dict[int, float] = {}
+        if self.reranker is not None and settings.rerank_k > 0:
+            order, total, logits = self._rerank(question, order, total, sentences, articles)
         candidates = tuple(
             Candidate(
                 sentence=sentences[i],
@@ -191,15 +209,39 @@ class Retriever:
                 overlap=float(overlap[i]),
                 cue=float(cue[i]),
                 score=float(total[i]),
+                rerank=logits.get(int(i)),
             )
             for i in order
         )
-        articles = self.store.articles_by_pk(pks)
         ranked_articles = tuple(
             sorted(((pk, article_best.get(pk, 0.0)) for pk in pks), key=lambda x: -x[1])
         )
         relevance = confidence(answerability(question, candidates)) if candidates else 0.0
         return Ranking(candidates, articles, ranked_articles, relevance)
+
+    def _rerank(
+        self,
+        question: str,
+        order: npt.NDArray[np.intp],
+        total: npt.NDArray[np.float32],
+        sentences: Sequence[SentenceRow],
+        articles: dict[int, Article],
+    ) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.float32], dict[int, float]]:
+        """Rerank the best ``rerank_k``; the rest follow, shifted to stay below them."""
+        assert self.reranker is not None
+        settings = self.settings
+        top = order[: settings.rerank_k]
+        pairs = [pair_text(articles[sentences[i].article_pk].title, sentences[i].text) for i in top]
+        found = self.reranker.scores(question, pairs)
+        final = total.astype(np.float32)
+        final[top] = total[top] + settings.rerank_weight * found
+        reranked = top[np.argsort(-final[top], kind="stable")]
+        rest = order[settings.rerank_k :]
+        if len(rest):
+            # keep the first stage's gaps below the lowest reranked score
+            final[rest] = final[top].min() - (total[top].min() - total[rest])
+        logits = {int(i): float(v) for i, v in zip(top, found, strict=True)}
+        return np.concatenate([reranked, rest]), final, logits
 
 
 def _interleave(first: list[int], second: list[int], limit: int) -> list[int]:
@@ -233,7 +275,10 @@ def _coverage(weights: dict[str, float], found: frozenset[str]) -> float:
 
 
 def answerability(question: str, candidates: Sequence[Candidate]) -> tuple[float, ...]:
-    """The signals of ``ANSWERABILITY_FEATURES`` for the best of ``candidates`` (ranked)."""
+    """The signals of ``ANSWERABILITY_FEATURES`` for the best of ``candidates`` (ranked).
+
+    When the reranker read the top sentence, the two of ``RERANKED_FEATURES`` follow.
+    """
     top = candidates[0]
     runner_up = candidates[1].score if len(candidates) > 1 else 0.0
     weights = rare_words(question)
@@ -242,17 +287,22 @@ def answerability(question: str, candidates: Sequence[Candidate]) -> tuple[float
         for c in candidates[:_COVERAGE_SENTENCES]
         if c.sentence.article_pk == top.sentence.article_pk
     ]
-    return (
+    features: tuple[float, ...] = (
         top.dense,
         top.context,
         top.score - runner_up,
         _coverage(weights, terms(top.sentence.text)),
         _coverage(weights, frozenset().union(*map(terms, same_article))),
     )
+    if top.rerank is None:
+        return features
+    others = [c.rerank for c in candidates[1:] if c.rerank is not None]
+    return (*features, top.rerank, top.rerank - max(others, default=top.rerank))
 
 
 def confidence(features: Sequence[float]) -> float:
     """The logistic model's probability that the question is answered by the top sentence."""
-    *weights, intercept = ANSWERABILITY_WEIGHTS
+    reranked = len(features) == len(RERANKED_FEATURES)
+    *weights, intercept = RERANKED_WEIGHTS if reranked else ANSWERABILITY_WEIGHTS
     z = intercept + sum(w * x for w, x in zip(weights, features, strict=True))
-    return 1.0 / (1.0 + math.exp(-z))
+    return 1.0 / (1.0 + math.exp(-min(max(z, -500.0), 500.0)))

@@ -39,6 +39,7 @@ from index.models import (
     SentenceSpan,
     Stats,
 )
+from index.rerank import Reranker
 from index.retrieval import RetrievalSettings, Retriever
 from index.store import NewArticle, Store
 from index.text import clean, clean_question, is_text, normalize_for_hash, split_sentences
@@ -127,6 +128,7 @@ class Service:
         fetcher: Fetcher | None = None,
         min_page_words: int = 50,
         pass_tokens: int = 128,
+        reranker: Reranker | None = None,
     ) -> None:
         """Open the store under ``data_dir``; the model is loaded on first use.
 
@@ -141,11 +143,13 @@ class Service:
             fetcher: Fetches URLs (default: a Fetcher that refuses private addresses).
             min_page_words: Fewest words a web page, HTML file or PDF must yield.
             pass_tokens: Longest encoder pass in tokens (capped by the model's limit).
+            reranker: Reads the best candidates again beside the question (None: no reranking).
         """
         self.data_dir = data_dir
         self.embedder = embedder
         self.store = Store(data_dir / "citebot.sqlite3")
-        self.retriever = Retriever(self.store, retrieval or RetrievalSettings())
+        self.reranker = reranker
+        self.retriever = Retriever(self.store, retrieval or RetrievalSettings(), reranker)
         self.answer_settings = answers or AnswerSettings()
         self.chunk_sentences = chunk_sentences
         self.chunk_overlap = chunk_overlap

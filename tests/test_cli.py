@@ -104,6 +104,39 @@ def test_import_and_batch_ask(cli: CliRunner, tmp_path: Path) -> None:
     assert "dawn" in out[0]["citations"][0]["sentence"]
 
 
+def test_batch_line_may_name_its_article(cli: CliRunner, tmp_path: Path) -> None:
+    run(
+        cli, "add", "-", "--title", "Market", stdin="The market opens at dawn. Stalls close at six."
+    )
+    run(
+        cli,
+        "add",
+        "-",
+        "--title",
+        "Harbour",
+        stdin="The harbour opens at noon. Boats leave at six.",
+    )
+    listed = {a["title"]: a["article_id"] for a in json.loads(run(cli, "list", "--json"))}
+    harbour = "When does the harbour open?"
+    rows = [
+        {"id": 1, "question": harbour},
+        {"id": 2, "question": harbour, "article": listed["Market"][:6]},
+        {"id": 3, "question": harbour, "article": "ffffffffffff"},
+        {"id": 4, "question": harbour, "article": listed["Harbour"]},
+    ]
+    questions = tmp_path / "q.jsonl"
+    questions.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    out = [json.loads(x) for x in run(cli, "ask", "--batch", str(questions), "--json").splitlines()]
+    assert [o["id"] for o in out] == [1, 2, 3, 4]
+    assert out[0]["citations"][0]["article_id"] == listed["Harbour"]
+    # restricted to the market, the harbour's sentence is out of reach
+    assert {r["article_id"] for r in out[1]["closest"]} == {listed["Market"]}
+    assert all(c["article_id"] == listed["Market"] for c in out[1]["citations"])
+    assert out[2]["answered"] is False
+    assert "ffffffffffff" in out[2]["error"]  # that line fails alone, the others are answered
+    assert out[3]["citations"][0]["sentence"] == "The harbour opens at noon."
+
+
 def test_scopes_are_separate_on_the_command_line(cli: CliRunner) -> None:
     run(cli, "--guild", "1", "add", "-", stdin=STORY)
     assert json.loads(run(cli, "--guild", "2", "list", "--json")) == []
