@@ -8,8 +8,9 @@ same process, minutes apart at most. Parts:
    token through the model once); target >= 0.9x.
 2. backend: the int8 model (``CITEBOT_EMBEDDER=int8``) against the float32 one, encoding the
    same passages; and hit@1 of both on xquad-en when ``--qa`` is given.
-3. query latency: ``ask`` p50/p95 at growing sizes against the irreducible part (embedding
-   the question plus an exact flat FAISS search at that size); target <= 2x up to 100k.
+3. query latency: ``ask`` p50/p95, the news reranker included as by default, at growing sizes
+   against the irreducible part (embedding the question plus an exact flat FAISS search at
+   that size); target <= 5x p50 at 100k chunks.
    The scope grows with copies of the real articles whose vectors get small noise.
 4. index choice: at the largest size, the index citebot picks against exact flat search:
    recall@10, memory, search time.
@@ -42,6 +43,7 @@ import numpy as np
 
 from index.embedding import SentenceTransformerEmbedder
 from index.formats import ImportArticle, read_jsonl
+from index.rerank import CrossEncoderReranker
 from index.service import ArticleInput, Service
 from index.store import NewArticle, Store
 from index.text import clean
@@ -106,7 +108,8 @@ def part_ingest(
     started = time.perf_counter()
     model.encode(cut, batch_size=32)
     reference = time.perf_counter() - started
-    service = Service(data_dir, embedder)
+    # as citebot runs by default: the news reranker reads the best candidates of each question
+    service = Service(data_dir, embedder, reranker=CrossEncoderReranker())
     started = time.perf_counter()
     results = service.add_many("bench", (ArticleInput(r.text, title=r.title) for r in rows))
     pipeline = time.perf_counter() - started
@@ -209,7 +212,7 @@ def grow(service: Service, scope: str, target_chunks: int, noise: float, seed: i
 
 def part_latency(service: Service, sizes: Sequence[int], repeats: int) -> None:
     embedder = service.embedder
-    service.ask("bench", QUESTIONS[0])  # warm: model, index, keyword index
+    service.ask("bench", QUESTIONS[0])  # warm: models, index, keyword index
     for size in sizes:
         grow(service, "bench", size, noise=0.02, seed=size)
         service.reindex("bench")
@@ -234,7 +237,7 @@ def part_latency(service: Service, sizes: Sequence[int], repeats: int) -> None:
             "query",
             f"ask at {chunks:,} chunks: p50 {a50:.1f} ms, p95 {a95:.1f} ms",
             f"embed + flat search: p50 {i50:.1f}, p95 {i95:.1f} ms",
-            f"{a50 / i50:.2f}x p50 (target <= 2x to 100k)",
+            f"{a50 / i50:.2f}x p50, {a95 / i95:.2f}x p95 (target <= 5x p50 at 100k)",
         )
         del flat
 

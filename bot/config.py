@@ -57,7 +57,9 @@ class Settings(BaseSettings):
         default=1, ge=0, le=49, description="Sentences shared by consecutive chunks."
     )
     chunk_k: int = Field(default=20, ge=1, le=1000, description="Chunks retrieved per question.")
-    keyword_k: int = Field(default=20, ge=0, le=1000, description="BM25 sentences per question.")
+    keyword_k: int = Field(
+        default=20, ge=0, le=1000, description="Stories ranked by BM25 per question."
+    )
     max_articles: int = Field(
         default=8, ge=1, le=200, description="Candidate articles scored per question."
     )

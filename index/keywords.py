@@ -39,21 +39,63 @@ def tokenize(texts: Sequence[str]) -> list[list[str]]:
     return tokens
 
 
-class KeywordIndex:
-    """BM25 scores of a question against every sentence of a scope."""
+def _bm25(texts: Sequence[str]) -> bm25s.BM25 | None:
+    tokens = bm25s.tokenize(list(texts), stopwords="en", stemmer=STEMMER, show_progress=False)
+    # Texts may hold no term at all (stop words, numbers, single letters): BM25's average
+    # length would be 0, and nothing could match anyway.
+    if not tokens.vocab:
+        return None
+    model = bm25s.BM25()
+    model.index(tokens, show_progress=False)
+    return model
 
-    def __init__(self, ids: npt.NDArray[np.int64], texts: Sequence[str], generation: int) -> None:
-        """Index the sentences ``texts`` whose store ids are ``ids``."""
+
+class KeywordIndex:
+    """BM25 scores of a question against every sentence of a scope, and every whole story.
+
+    A story is its article's title and text: questions about news often name the story's
+    subject in other sentences than the one that answers, so stories are ranked as wholes to
+    find the candidate articles, and sentences to score inside them.
+    """
+
+    def __init__(
+        self,
+        ids: npt.NDArray[np.int64],
+        texts: Sequence[str],
+        generation: int,
+        owners: npt.NDArray[np.int64] | None = None,
+        titles: dict[int, str] | None = None,
+    ) -> None:
+        """Index the sentences ``texts`` whose store ids are ``ids``.
+
+        ``owners`` gives each sentence's article key and ``titles`` each article's title;
+        without them no story is ranked.
+        """
         self.generation = generation
         self.ids = ids
         self._row = {int(sentence_id): row for row, sentence_id in enumerate(ids)}
-        self._bm25: bm25s.BM25 | None = None
-        tokens = bm25s.tokenize(list(texts), stopwords="en", stemmer=STEMMER, show_progress=False)
-        # Sentences may hold no term at all (stop words, numbers, single letters): BM25's
-        # average length would be 0, and nothing could match anyway.
-        if tokens.vocab:
-            self._bm25 = bm25s.BM25()
-            self._bm25.index(tokens, show_progress=False)
+        self._bm25 = _bm25(texts)
+        self.stories: list[int] = []
+        self._stories: bm25s.BM25 | None = None
+        if owners is not None and len(owners):
+            parts: dict[int, list[str]] = {}
+            for owner, text in zip(owners.tolist(), texts, strict=True):
+                parts.setdefault(owner, [(titles or {}).get(owner, "")]).append(text)
+            self.stories = list(parts)
+            self._stories = _bm25([" ".join(p) for p in parts.values()])
+
+    def top_stories(self, question: str, k: int) -> list[int]:
+        """The article keys of the ``k`` stories that BM25 ranks best (score above 0)."""
+        if self._stories is None or k < 1:
+            return []
+        words = [w for w in tokenize([question])[0] if w in self._stories.vocab_dict]
+        if not words:
+            return []
+        scores = np.asarray(self._stories.get_scores(words))
+        k = min(k, len(scores))
+        best = np.argpartition(-scores, k - 1)[:k]
+        best = best[np.argsort(-scores[best], kind="stable")]
+        return [self.stories[i] for i in best if scores[i] > 0]
 
     def scores(self, question: str) -> npt.NDArray[np.float32]:
         """BM25 score of every indexed sentence (zeros when no question word is known)."""
@@ -64,15 +106,6 @@ class KeywordIndex:
         if not words:
             return np.zeros(len(self.ids), dtype=np.float32)
         return np.asarray(self._bm25.get_scores(words), dtype=np.float32)
-
-    def top(self, scores: npt.NDArray[np.float32], k: int) -> list[tuple[int, float]]:
-        """The ``k`` best (sentence id, score) pairs with a positive score."""
-        if k < 1 or not len(scores):
-            return []
-        k = min(k, len(scores))
-        best = np.argpartition(-scores, k - 1)[:k]
-        best = best[np.argsort(-scores[best])]
-        return [(int(self.ids[i]), float(scores[i])) for i in best if scores[i] > 0]
 
     def score_of(self, scores: npt.NDArray[np.float32], sentence_id: int) -> float:
         """The score of one sentence (0 when it is not indexed)."""

@@ -1,32 +1,38 @@
 """Question to ranked sentences.
 
-Retrieval runs in two stages. First, candidate articles, taken alternately from two rankings
-(at most ``max_articles``): the articles of the chunks nearest to the question (FAISS, inner
-product of normalized vectors) and those of the best BM25 sentences. Second, every sentence
-of those articles is scored on these signals:
+Retrieval runs in three stages.
 
-* ``dense``: cosine between the question and the sentence's contextual vector;
-* ``context``: the best cosine between the question and a chunk that holds the sentence;
-* ``keyword``: the sentence's BM25 score, divided by the best BM25 score among candidates;
-* ``overlap``: the share of the question's content words (stemmed) the sentence contains;
-* ``cue``: how many of the answer types the question wants the sentence shows (a number for
-  "how many", a year or date for "when", a name for "who"; see ``index.cues``).
+1. Candidate articles (at most ``max_articles``): a reciprocal-rank fusion of the articles of
+   the chunks nearest to the question (FAISS, inner product of normalized vectors) and the
+   stories that BM25 ranks best as wholes (title and text; ``KeywordIndex.top_stories``).
+2. Every sentence of those articles is scored on these signals:
 
-The score is their weighted sum; the default weights were learned on the tuning half of
-xquad-en with a pairwise logistic regression (``benchmarks/learn_weights.py``).
+   * ``dense``: cosine between the question and the sentence's contextual vector;
+   * ``context``: the best cosine between the question and a chunk that holds the sentence;
+   * ``keyword``: the sentence's BM25 score, divided by the best BM25 score among candidates;
+   * ``overlap``: the share of the question's content words (stemmed) the sentence contains;
+   * ``cue``: how many of the answer types the question wants the sentence shows (a number
+     for "how many", a year or date for "when", a name for "who"; see ``index.cues``).
+
+   The score is their weighted sum; the weights were learned on the tuning half of xquad-en
+   with a pairwise logistic regression.
+3. With a reranker (``index.rerank``), the best ``rerank_k`` sentences are read again beside
+   the question and their score gains ``rerank_weight`` times the reranker's logit; the other
+   sentences follow, shifted to stay below them.
+
 ``relevance`` is the estimated probability that the best-ranked sentence answers at all,
-which the answer compares with the "not found" threshold. A logistic model combines five
-signals of the top sentence (``answerability``): its cosine and its chunk's, its score margin
-over the runner-up, and how much of the question's rare words it and its article's other top
-sentences contain. Rarity comes from general English word frequencies (``wordfreq``), not from
-the scope, so it means the same for a server with one article as for one with thousands. The
-weights were fitted on the tuning half of xquad-en against the same questions asked of the
-CNN/Daily Mail corpus (``benchmarks/learn_weights.py --abstention``).
+which the answer compares with the "not found" threshold. A logistic model combines signals
+of the top sentence (``answerability``): its cosine and its chunk's, its score margin over the
+runner-up, how much of the question's rare words it and its article's other top sentences
+contain, and, when reranked, the reranker's logit and its lead over the runner-up's. Rarity
+comes from general English word frequencies (``wordfreq``), not from the scope, so it means
+the same for a server with one article as for one with thousands. Weights, depth and the
+"not found" model were fitted on the tuning halves of xquad-en (Wikipedia) and newsqa-dev
+(news) together (``benchmarks/learn_weights.py``).
 """
 
 from __future__ import annotations
 
-import itertools
 import math
 import re
 from collections.abc import Sequence
@@ -68,6 +74,7 @@ ANSWERABILITY_WEIGHTS = (4.384, 7.366, 2.044, 3.864, 7.456, -11.155)
 RERANKED_FEATURES = (*ANSWERABILITY_FEATURES, "rerank", "rerank_margin")
 RERANKED_WEIGHTS = (0.0, 0.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0)
 _WORD = re.compile(r"\w+")
+_FUSION_K = 10
 _COVERAGE_SENTENCES = 10  # top candidates whose words count toward their article's coverage
 
 
@@ -132,7 +139,6 @@ class Retriever:
         """
         settings = self.settings
         bm25 = keywords.scores(question)
-        search_bm25 = keywords.scores(context[0]) if context else bm25
         search_vector = context[1] if context else vector
         article_best: dict[int, float] = {}
         if only_article is not None:
@@ -144,10 +150,8 @@ class Retriever:
                 chunk = by_id.get(int(chunk_id))
                 if chunk is not None and chunk.article_pk not in article_best:
                     article_best[chunk.article_pk] = float(score)
-            top_keywords = keywords.top(search_bm25, settings.keyword_k)
-            owners = self.store.sentence_articles([i for i, _ in top_keywords])
-            by_keywords = [owners[i] for i, _ in top_keywords if i in owners]  # best first
-            pks = _interleave(list(article_best), by_keywords, settings.max_articles)
+            by_story = keywords.top_stories(context[0] if context else question, settings.keyword_k)
+            pks = _fuse([list(article_best), by_story], settings.max_articles)
         if not pks:
             return Ranking((), {}, (), 0.0)
         return self._score(question, pks, vector, bm25, keywords, article_best)
@@ -244,14 +248,16 @@ class Retriever:
         return np.concatenate([reranked, rest]), final, logits
 
 
-def _interleave(first: list[int], second: list[int], limit: int) -> list[int]:
-    """Distinct items taken alternately from two rankings, at most ``limit``."""
-    out: list[int] = []
-    for pair in itertools.zip_longest(first, second):
-        for item in pair:
-            if item is not None and item not in out and len(out) < limit:
-                out.append(item)
-    return out
+def _fuse(rankings: Sequence[Sequence[int]], limit: int) -> list[int]:
+    """Reciprocal-rank fusion of rankings (best first): the ``limit`` best items.
+
+    The small constant favours the head of each ranking: the candidates are few.
+    """
+    scores: dict[int, float] = {}
+    for ranking in rankings:
+        for rank, item in enumerate(ranking):
+            scores[item] = scores.get(item, 0.0) + 1.0 / (_FUSION_K + rank + 1)
+    return sorted(scores, key=lambda item: -scores[item])[:limit]
 
 
 @lru_cache(maxsize=65536)

@@ -592,8 +592,8 @@ class Service:
             generation = self.store.generation(scope)
             keywords = self._keywords.get(scope)
             if keywords is None or keywords.generation != generation:
-                ids, texts = self.store.sentence_texts(scope)
-                keywords = KeywordIndex(ids, texts, generation)
+                ids, owners, texts, titles = self.store.sentence_texts(scope)
+                keywords = KeywordIndex(ids, texts, generation, owners, titles)
                 self._keywords[scope] = keywords
             return keywords
 

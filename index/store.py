@@ -752,24 +752,20 @@ class Store:
         vectors = np.frombuffer(b"".join(r[6] for r in rows), dtype=np.float32)
         return sentences, vectors.reshape(len(rows), dimension)
 
-    def sentence_texts(self, scope: str) -> tuple[npt.NDArray[np.int64], list[str]]:
-        """Every sentence id and text of the scope (for keyword search)."""
+    def sentence_texts(
+        self, scope: str
+    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], list[str], dict[int, str]]:
+        """Every sentence id, article key and text of the scope, and each article's title."""
         rows = self._query(
-            "SELECT s.id, substr(a.text, s.start + 1, s.end - s.start) "
+            "SELECT s.id, s.article_pk, substr(a.text, s.start + 1, s.end - s.start) "
             "FROM sentences s JOIN articles a ON a.pk = s.article_pk WHERE a.scope = ? "
             "ORDER BY s.id",
             (scope,),
         )
         ids = np.fromiter((int(r[0]) for r in rows), dtype=np.int64, count=len(rows))
-        return ids, [str(r[1]) for r in rows]
-
-    def sentence_articles(self, ids: Sequence[int]) -> dict[int, int]:
-        """The article primary key of each of these sentences."""
-        if not ids:
-            return {}
-        marks = ",".join("?" * len(ids))
-        rows = self._query(f"SELECT id, article_pk FROM sentences WHERE id IN ({marks})", list(ids))
-        return {int(r[0]): int(r[1]) for r in rows}
+        owners = np.fromiter((int(r[1]) for r in rows), dtype=np.int64, count=len(rows))
+        titles = self._query("SELECT pk, title FROM articles WHERE scope = ?", (scope,))
+        return ids, owners, [str(r[2]) for r in rows], {int(r[0]): str(r[1]) for r in titles}
 
     def article_pk(self, scope: str, article_id: str) -> int:
         """The primary key of an article of this scope.

@@ -12,6 +12,7 @@ from bot.client import CitebotBot
 from bot.config import Settings
 from index.answer import AnswerSettings
 from index.embedding import HashEmbedder, SentenceTransformerEmbedder
+from index.rerank import CrossEncoderReranker
 from index.service import ArticleInput, Service
 from tests.fake_discord import FakeDiscord, running_bot
 
@@ -44,9 +45,19 @@ def real_embedder() -> SentenceTransformerEmbedder:
     return embedder
 
 
+@pytest.fixture(scope="session")
+def real_reranker() -> CrossEncoderReranker:
+    reranker = CrossEncoderReranker()
+    reranker.warm_up()
+    return reranker
+
+
 @pytest.fixture
-def real_service(tmp_path: Path, real_embedder: SentenceTransformerEmbedder) -> Iterator[Service]:
-    svc = Service(tmp_path / "data", real_embedder)
+def real_service(
+    tmp_path: Path, real_embedder: SentenceTransformerEmbedder, real_reranker: CrossEncoderReranker
+) -> Iterator[Service]:
+    """citebot as it runs by default: the bundled embedder and the shipped news reranker."""
+    svc = Service(tmp_path / "data", real_embedder, reranker=real_reranker)
     yield svc
     svc.close()
 
