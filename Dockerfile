@@ -8,7 +8,8 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_NO_CACHE_DIR=1 \
     HF_HUB_OFFLINE=1 \
     TRANSFORMERS_OFFLINE=1 \
-    CITEBOT_DATA_DIR=/data
+    CITEBOT_DATA_DIR=/data \
+    CITEBOT_RERANKER_PATH=/app/models/news-reranker
 
 WORKDIR /app
 # The CPU build of torch, pinned, before anything that depends on it: an unpinned torch
@@ -20,6 +21,7 @@ COPY pyproject.toml README.md ./
 COPY bot ./bot
 COPY index ./index
 COPY samples ./samples
+COPY models ./models
 RUN pip install . \
     && useradd --create-home --uid 10001 citebot \
     && mkdir -p /data && chown citebot /data

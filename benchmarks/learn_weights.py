@@ -41,6 +41,7 @@ from index.service import ArticleInput, Service
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 DEFAULT_SETS = [SHARED / "data/qa/xquad-en", SHARED / "data/qa/newsqa-dev"]
 DEFAULT_CORPUS = SHARED / "data/corpus/cnn-dailymail-1000.jsonl"
+FEATURES = ("dense", "context", "keyword", "overlap", "cue")
 
 
 def norm(text: str) -> str:
@@ -60,14 +61,15 @@ class Ranked:
     chars: np.ndarray  # sentence length
     article: np.ndarray  # article pk
     position: np.ndarray  # sentence position
+    features: np.ndarray  # FEATURES of each candidate, first-stage order
 
 
-def open_service(folder: Path, max_k: int) -> Service:
+def open_service(folder: Path, max_k: int, reranker: Path | None = None) -> Service:
     return Service(
         folder,
         SentenceTransformerEmbedder(),
         retrieval=RetrievalSettings(rerank_k=max_k, rerank_weight=1.0),
-        reranker=CrossEncoderReranker(),
+        reranker=CrossEncoderReranker(reranker),
     )
 
 
@@ -119,6 +121,7 @@ def rank_all(service: Service, qs: QuestionSet, scope: str, max_k: int) -> list[
                     np.array([len(cands[i].sentence.text) for i in order]),
                     np.array([cands[i].sentence.article_pk for i in order]),
                     np.array([cands[i].sentence.position for i in order]),
+                    np.array([[getattr(cands[i], f) for f in FEATURES] for i in order]),
                 )
             )
     return out
@@ -128,6 +131,8 @@ def final_order(r: Ranked, k: int, weight: float) -> tuple[np.ndarray, np.ndarra
     """Candidate indexes in final order and their final scores, as Retriever._rerank does."""
     k = min(k, len(r.first))
     final = r.first.copy()
+    if k == 0:
+        return np.arange(len(final)), final
     final[:k] = r.first[:k] + weight * r.logit[:k]
     top = np.argsort(-final[:k], kind="stable")
     if len(r.first) > k:
@@ -158,6 +163,43 @@ def choose(r: Ranked, k: int, weight: float, doubt: float, margin: float, max_ch
     return chosen
 
 
+def fit_pairwise(rows: list[Ranked]) -> np.ndarray:
+    """First-stage weights (dense = 1) that rank answer sentences above the others."""
+    by_set: dict[str, list[np.ndarray]] = {}
+    for r in rows:
+        if not r.gold.any():
+            continue
+        pairs = [
+            r.features[i] - r.features[j]
+            for i in np.flatnonzero(r.gold)[:3]
+            for j in np.flatnonzero(~r.gold)[:40]
+        ]
+        by_set.setdefault(r.set_name, []).extend(pairs)
+    # each set weighs the same, however many pairs it gives
+    diffs = np.concatenate([np.array(p) for p in by_set.values()])
+    weight = np.concatenate([np.full(len(p), 1 / len(p)) for p in by_set.values()])
+    weight *= len(diffs) / weight.sum()
+    w = np.zeros(diffs.shape[1])
+    for _ in range(3000):
+        margin = diffs @ w
+        gradient = -((diffs * weight[:, None]) / (1 + np.exp(margin))[:, None]).mean(axis=0)
+        w -= 0.5 * (gradient + 1e-3 * w)
+    w = np.maximum(w, 0)
+    return w / w[0]
+
+
+def recall(rows: list[Ranked], weights: np.ndarray, k: int) -> float:
+    """Share of questions whose answer sentence the first stage puts in its best ``k``."""
+    hits = []
+    for r in rows:
+        if not len(r.first):
+            hits.append(False)
+            continue
+        order = np.argsort(-(r.features @ weights), kind="stable")[:k]
+        hits.append(bool(r.gold[order].any()))
+    return float(np.mean(hits)) if hits else 0.0
+
+
 def groups(rows: list[Ranked], held: bool) -> dict[str, list[Ranked]]:
     out: dict[str, list[Ranked]] = {}
     for r in rows:
@@ -185,11 +227,14 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=Path("/tmp/citebot-learn"))
     parser.add_argument("--max-k", type=int, default=24)
     parser.add_argument("--chars", type=int, default=380, help="mean quote budget to fit within")
+    parser.add_argument("--reranker", type=Path, default=None, help="default: the shipped one")
     args = parser.parse_args()
 
     sets = [QuestionSet.read(d) for d in args.sets]
     cache = args.data / "ranked.pickle"
-    services = {qs.name: open_service(args.data / qs.name, args.max_k) for qs in sets}
+    services = {
+        qs.name: open_service(args.data / qs.name, args.max_k, args.reranker) for qs in sets
+    }
     for qs in sets:
         imported(services[qs.name], qs, qs.name)
     if cache.is_file():
@@ -201,12 +246,26 @@ def main() -> None:
             rows += rank_all(services[qs.name], qs, qs.name, args.max_k)
         cache.write_bytes(pickle.dumps(rows))
 
-    # 1. rerank depth and weight
+    # 0. first-stage weights: pairwise logistic regression, answer sentence vs the others
     tuning, held = groups(rows, False), groups(rows, True)
+    current = np.array([getattr(RetrievalSettings(), f"{f}_weight") for f in FEATURES])
+    fitted = fit_pairwise([r for n in tuning for r in tuning[n]])
+    print("first-stage weights now:   ", np.round(current, 3))
+    print("first-stage weights fitted:", np.round(fitted, 3))
+    for name in sorted(tuning):
+        for label, w in (("now", current), ("fitted", fitted)):
+            line = f"  {name:22} {label:7}"
+            for part, rs in (("tuning", tuning[name]), ("held-out", held.get(name, []))):
+                line += f" {part} " + " ".join(
+                    f"@{k}={recall(rs, w, k):.3f}" for k in (1, 8, 12, 24)
+                )
+            print(line)
+
+    # 1. rerank depth and weight
     names = sorted(tuning)
     print("first stage alone (tuning / held-out hit@1):")
     for name in names:
-        print(f"  {name:22} {hit1(tuning[name], 0, 0):.3f} / {hit1(held[name], 0, 0):.3f}")
+        print(f"  {name:22} {hit1(tuning[name], 0, 0):.3f} / {hit1(held.get(name, []), 0, 0):.3f}")
     best = (-1.0, 0, 0.0)
     for k, weight in itertools.product((4, 8, 12, 16, 20, 24), (0.05, 0.1, 0.2, 0.3, 0.5, 1, 2)):
         if k > args.max_k:
@@ -217,7 +276,7 @@ def main() -> None:
     print(f"chosen rerank_k={k} rerank_weight={weight} (tuning / held-out hit@1):")
     for name in names:
         print(
-            f"  {name:22} {hit1(tuning[name], k, weight):.3f} / {hit1(held[name], k, weight):.3f}"
+            f"  {name:22} {hit1(tuning[name], k, weight):.3f} / {hit1(held.get(name, []), k, weight):.3f}"
         )
     for kk in (4, 8, 12, 16, 20, 24):
         if kk <= args.max_k:
@@ -242,14 +301,17 @@ def main() -> None:
 
     # 3. not found
     settings = replace(services[sets[0].name].retriever.settings, rerank_k=k, rerank_weight=weight)
-    corpus = open_service(args.data / "corpus", k)
+    corpus = open_service(args.data / "corpus", k, args.reranker)
     if not corpus.store.list_articles("corpus"):
         corpus.add_many(
             "corpus",
             [ArticleInput(r.text, title=r.title) for r in read_jsonl(args.corpus, ImportArticle)],
         )
     positive, negative = [], []  # (features, held-out, set name)
-    for qs in sets:
+    saved = args.data / f"answerability-{k}-{weight}.pickle"
+    if saved.is_file():
+        positive, negative = pickle.loads(saved.read_bytes())
+    for qs in sets if not saved.is_file() else []:
         service = services[qs.name]
         held_out = qs.held_out
         for half in (False, True):
@@ -281,6 +343,7 @@ def main() -> None:
             negative.append(
                 (answerability(q.question, ranking.candidates), is_held, f"{qs.name} corpus")
             )
+    saved.write_bytes(pickle.dumps((positive, negative)))
     x = np.array([f for f, h, _ in positive + negative if not h])
     y = np.r_[
         np.ones(sum(not h for _, h, _ in positive)), np.zeros(sum(not h for _, h, _ in negative))
@@ -292,15 +355,19 @@ def main() -> None:
     def prob(features: np.ndarray) -> np.ndarray:
         return 1 / (1 + np.exp(-(features @ weights[:-1] + weights[-1])))
 
-    for threshold in (0.2, 0.3, 0.35, 0.4, 0.5, 0.6):
+    for threshold in (0.1, 0.2, 0.3, 0.35, 0.4, 0.5, 0.6, 0.7):
         line = f"  threshold {threshold:.2f}:"
         for half, label in ((False, "tuning"), (True, "held-out")):
             for qs in sets:
                 pos = np.array([f for f, h, n in positive if h == half and n == qs.name])
+                if not len(pos):
+                    continue
                 answered = (prob(pos) >= threshold).mean()
                 line += f" {qs.name} {label} answered {answered:.3f};"
             for kind in sorted({n for _, _, n in negative}):
                 neg = np.array([f for f, h, n in negative if h == half and n == kind])
+                if not len(neg):
+                    continue
                 line += f" {label} not found ({kind}) {(prob(neg) < threshold).mean():.3f};"
         print(line)
     for service in [*services.values(), corpus]:

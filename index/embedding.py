@@ -20,7 +20,7 @@ import threading
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol, cast
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -173,7 +173,7 @@ class SentenceTransformerEmbedder:
             model = SentenceTransformer(str(path), device="cpu", local_files_only=True)
         except Exception as error:  # any loader failure means the same thing to the user
             raise ModelError(f"cannot load the embedding model from {path}: {error}") from error
-        return _quantize(model) if self._int8 else model
+        return quantize_linear(model) if self._int8 else model
 
     @property
     def dimension(self) -> int:
@@ -257,8 +257,11 @@ class SentenceTransformerEmbedder:
         return normalize(np.stack(passages)), pooled
 
 
-def _quantize(model: SentenceTransformer) -> SentenceTransformer:
-    """The model with int8 linear layers (dynamic, per-channel weights) for CPU inference.
+Model = TypeVar("Model")
+
+
+def quantize_linear(model: Model) -> Model:
+    """The model (a torch module) with int8 linear layers (dynamic, per-channel weights).
 
     torch marks its eager-mode quantization API as deprecated in favour of torchao; it still
     works in the pinned torch, so the warnings are silenced here rather than at every call.
@@ -274,7 +277,7 @@ def _quantize(model: SentenceTransformer) -> SentenceTransformer:
             {torch.nn.Linear: quantization.per_channel_dynamic_qconfig},
             dtype=torch.qint8,
         )
-    return cast("SentenceTransformer", quantized)
+    return cast("Model", quantized)
 
 
 _WORD = re.compile(r"\w+", re.UNICODE)

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Protocol
 import numpy as np
 import numpy.typing as npt
 
+from index.embedding import quantize_linear
 from index.errors import ModelError
 
 if TYPE_CHECKING:
@@ -64,10 +65,20 @@ class Reranker(Protocol):
 class CrossEncoderReranker:
     """A sentence-transformers cross-encoder loaded from a local folder, never from a hub."""
 
-    def __init__(self, model_path: Path | None = None, batch_size: int = 32) -> None:
-        """Remember where the model is; nothing is loaded until first use."""
+    def __init__(
+        self, model_path: Path | None = None, batch_size: int = 32, int8: bool = True
+    ) -> None:
+        """Remember where the model is; nothing is loaded until first use.
+
+        Args:
+            model_path: A local cross-encoder folder; None for the shipped one.
+            batch_size: Pairs per forward pass.
+            int8: Quantize the linear layers to int8 at load (dynamic, per channel): about
+                twice as fast on a CPU for the same ranking (see README "Speed").
+        """
         self._path = model_path
         self._batch_size = batch_size
+        self._int8 = int8
         self._model: CrossEncoder | None = None
         self._lock = threading.Lock()
 
@@ -110,6 +121,8 @@ class CrossEncoderReranker:
             )
         except Exception as error:  # any loader failure means the same thing to the user
             raise ModelError(f"cannot load the reranker from {path}: {error}") from error
+        if self._int8:
+            model = quantize_linear(model)
         return model
 
     def scores(self, question: str, candidates: Sequence[str]) -> npt.NDArray[np.float32]:

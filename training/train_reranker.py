@@ -358,10 +358,10 @@ PINNED = [  # hand-written cases whose scores the model's test reproduces from t
 
 
 def pin(folder: Path) -> None:
-    """Record the saved model's scores on ``PINNED``, read back the way citebot reads it."""
+    """Record the saved model's float32 scores on ``PINNED``, read back as citebot reads it."""
     from index.rerank import CrossEncoderReranker
 
-    reranker = CrossEncoderReranker(folder)
+    reranker = CrossEncoderReranker(folder, int8=False)
     cases = []
     for question, candidates in PINNED:
         scores = reranker.scores(question, candidates)
