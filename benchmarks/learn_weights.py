@@ -275,9 +275,8 @@ def main() -> None:
     _, k, weight = best
     print(f"chosen rerank_k={k} rerank_weight={weight} (tuning / held-out hit@1):")
     for name in names:
-        print(
-            f"  {name:22} {hit1(tuning[name], k, weight):.3f} / {hit1(held.get(name, []), k, weight):.3f}"
-        )
+        tuned, kept = hit1(tuning[name], k, weight), hit1(held.get(name, []), k, weight)
+        print(f"  {name:22} {tuned:.3f} / {kept:.3f}")
     for kk in (4, 8, 12, 16, 20, 24):
         if kk <= args.max_k:
             mean = np.mean([hit1(tuning[n], kk, weight) for n in names])
