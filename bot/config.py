@@ -85,10 +85,10 @@ class Settings(BaseSettings):
         description="Local cross-encoder folder; empty for the shipped models/news-reranker.",
     )
     rerank_k: int = Field(
-        default=12, ge=1, le=100, description="Candidate sentences the reranker reads."
+        default=8, ge=1, le=100, description="Candidate sentences the reranker reads."
     )
     rerank_weight: float = Field(
-        default=1.0, ge=0, description="Weight of the reranker's logit in a sentence's score."
+        default=0.5, ge=0, description="Weight of the reranker's logit in a sentence's score."
     )
     min_relevance: float = Field(
         default=0.35,
@@ -101,12 +101,12 @@ class Settings(BaseSettings):
         default=800, ge=50, le=4000, description="Most characters quoted per answer."
     )
     quote_margin: float = Field(
-        default=0.8, ge=0, le=2, description="How close to the best score a further quote must be."
+        default=1.5, ge=0, le=10, description="How close to the best score a further quote must be."
     )
     quote_doubt: float = Field(
-        default=0.5,
+        default=1.5,
         ge=0,
-        le=2,
+        le=10,
         description="Quote more than one sentence only when the runner-up is this close.",
     )
     max_article_chars: int = Field(

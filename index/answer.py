@@ -26,8 +26,8 @@ class AnswerSettings:
     min_relevance: float = 0.35
     max_citations: int = 3
     max_chars: int = 800
-    margin: float = 0.8
-    doubt: float = 0.5
+    margin: float = 1.5
+    doubt: float = 1.5
     closest: int = 3
 
 

@@ -63,8 +63,8 @@ class RetrievalSettings:
     keyword_weight: float = 0.57
     overlap_weight: float = 0.34
     cue_weight: float = 0.33
-    rerank_k: int = 12
-    rerank_weight: float = 1.0
+    rerank_k: int = 8
+    rerank_weight: float = 0.5
 
 
 ANSWERABILITY_FEATURES = ("dense", "context", "margin", "rare_overlap", "article_coverage")
