@@ -72,7 +72,7 @@ ANSWERABILITY_FEATURES = ("dense", "context", "margin", "rare_overlap", "article
 ANSWERABILITY_WEIGHTS = (4.384, 7.366, 2.044, 3.864, 7.456, -11.155)
 # With the reranker, its logit for the top sentence and its lead over the runner-up's join in.
 RERANKED_FEATURES = (*ANSWERABILITY_FEATURES, "rerank", "rerank_margin")
-RERANKED_WEIGHTS = (0.0, 0.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0)
+RERANKED_WEIGHTS = (5.053, 5.11, 0.751, 1.047, 3.645, 0.134, -0.097, -7.963)
 _WORD = re.compile(r"\w+")
 _FUSION_K = 10
 _COVERAGE_SENTENCES = 10  # top candidates whose words count toward their article's coverage
