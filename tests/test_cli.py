@@ -134,7 +134,7 @@ def test_batch_line_may_name_its_article(cli: CliRunner, tmp_path: Path) -> None
     assert all(c["article_id"] == listed["Market"] for c in out[1]["citations"])
     assert out[2]["answered"] is False
     assert "ffffffffffff" in out[2]["error"]  # that line fails alone, the others are answered
-    assert out[3]["citations"][0]["sentence"] == "The harbour opens at noon."
+    assert out[3]["citations"][0]["sentence"].startswith("The harbour opens at noon.")
 
 
 def test_scopes_are_separate_on_the_command_line(cli: CliRunner) -> None:

@@ -34,4 +34,4 @@ def test_a_story_found_by_its_headline_is_a_candidate(service: Service) -> None:
             "s", article(f"The road {i} was closed on Sunday for a parade.", title=f"Parade {i}")
         )
     answer = service.ask("s", "When did lava from the volcano reach the road?")
-    assert answer.citations[0].sentence == "Lava reached the road on Sunday."
+    assert answer.citations[0].sentence.startswith("Lava reached the road on Sunday.")
