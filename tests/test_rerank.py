@@ -153,4 +153,4 @@ def test_cli_answers_with_the_reranker_by_default(
     result = runner.invoke(main, ["ask", "How much will the repairs cost?", "--json"])
     assert result.exit_code == 0, result.output
     answer = json.loads(result.stdout)
-    assert answer["citations"][0]["sentence"] == "Repairs will cost 2 million pounds."
+    assert "Repairs will cost 2 million pounds." in answer["citations"][0]["sentence"]
