@@ -37,7 +37,7 @@ format: $(STAMP)
 
 check: lint test bench-quick
 
-# Answer quality on Wikipedia (xquad-en) and news (newsqa-dev), one table each (about 40 min).
+# Answer quality on Wikipedia (xquad-en) and news (newsqa-dev), one table each (about 25 min).
 eval: $(STAMP)
 	$(BIN)/citebot eval $(SHARED)/data/qa/xquad-en $(SHARED)/data/qa/newsqa-dev --compare \
 		--distractors $(SHARED)/data/corpus/cnn-dailymail-1000.jsonl
@@ -57,7 +57,7 @@ bench-extract: $(STAMP)
 	$(BIN)/python benchmarks/extraction.py $(SHARED)/data/html/article-extraction-benchmark
 
 # Retrain the news reranker (models/news-reranker) from the bundled MiniLM and ../shared's
-# training data, seeded; about 45 min on 2 cores. See README "Model card".
+# training data, seeded; about an hour on 2 cores (62 min here). See README "Model card".
 model: $(STAMP)
 	$(BIN)/python training/train_reranker.py --shared $(SHARED) --out models/news-reranker
 
