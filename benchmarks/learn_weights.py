@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from index.embedding import SentenceTransformerEmbedder
-from index.evaluation import QuestionSet
+from index.evaluation import QuestionSet, half_scope
 from index.formats import ImportArticle, read_jsonl
 from index.rerank import CrossEncoderReranker
 from index.retrieval import RERANKED_FEATURES, RetrievalSettings, answerability
@@ -319,14 +319,7 @@ def main() -> None:
     for qs in sets if not saved.is_file() else []:
         service = services[qs.name]
         held_out = qs.held_out
-        for half in (False, True):
-            part = f"{qs.name}~{'held' if half else 'tuning'}-only"
-            if not service.store.list_articles(part):
-                service.store.copy_scope(qs.name, part)
-                for a in qs.articles:
-                    if (a.id in held_out) != half:
-                        service.remove(part, qs.ids[a.id])
-                service.reindex(part)
+        parts = {held: half_scope(service, qs, qs.name, held) for held in (False, True)}
         for svc in (service, corpus):
             svc.retriever.settings = settings
         for q in qs.questions:
@@ -336,7 +329,7 @@ def main() -> None:
                 q.question, vector, service._index(qs.name), service._keyword_index(qs.name)
             )
             positive.append((answerability(q.question, own.candidates), is_held, qs.name))
-            other = f"{qs.name}~{'tuning' if is_held else 'held'}-only"
+            other = parts[not is_held]
             ranking = service.retriever.rank(
                 q.question, vector, service._index(other), service._keyword_index(other)
             )

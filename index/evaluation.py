@@ -217,22 +217,34 @@ def ask_set(
     return report
 
 
+def half_scope(service: Service, questions: QuestionSet, scope: str, held: bool) -> str:
+    """A copy of ``scope`` holding only the held-out (``held``) or tuning half's stories.
+
+    Made once: a later call finds the copy there and returns its name.
+    """
+    part = f"{scope}~{'held' if held else 'tuning'}-only"
+    if service.store.list_articles(part):
+        return part
+    service.store.copy_scope(scope, part)
+    held_out = questions.held_out
+    for a in questions.articles:
+        if (a.id in held_out) != held:
+            service.remove(part, questions.ids[a.id])
+    service.reindex(part)
+    return part
+
+
 def ask_of_other_half(service: Service, questions: QuestionSet, scope: str) -> list[float]:
     """Confidence for each question asked of a scope that holds only the other half's stories.
 
-    The scope is copied twice, once without each half, so every question meets the set's
-    other stories (same source, same time) but never its own: the realistic "not found" case.
+    Every question meets the set's other stories (same source, same time) but never its own:
+    the realistic "not found" case.
     """
     held_out = questions.held_out
     scores = []
-    for half in (False, True):
-        part = f"{scope}~{'held' if half else 'tuning'}-only"
-        service.store.copy_scope(scope, part)
-        for a in questions.articles:
-            if (a.id in held_out) != half:
-                service.remove(part, questions.ids[a.id])
-        service.reindex(part)
-        asked = [q for q in questions.questions if (q.article_id in held_out) != half]
+    for held in (False, True):
+        part = half_scope(service, questions, scope, held)
+        asked = [q for q in questions.questions if (q.article_id in held_out) != held]
         scores += [service.ask(part, q.question).score for q in asked]
     return scores
 
