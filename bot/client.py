@@ -37,6 +37,9 @@ class CitebotTree(app_commands.CommandTree["CitebotBot"]):
             return "You need the Manage Server permission for this."
         if isinstance(cause, app_commands.CheckFailure):
             return "You can't use this command here."
+        if isinstance(cause, app_commands.CommandNotFound):  # a command this version dropped
+            log.warning("%s: %s", where, cause)
+            return "This command no longer exists; Discord will drop it from the list soon."
         log.error("%s failed", where, exc_info=cause)
         return "Sorry, something went wrong. The error has been logged."
 
@@ -129,6 +132,13 @@ class CitebotBot(commands.Bot):
         marker.parent.mkdir(parents=True, exist_ok=True)
         marker.write_text(fingerprint + "\n")
         log.info("slash commands synced globally")
+
+    async def on_message(self, message: discord.Message, /) -> None:
+        """Run no prefix commands: citebot has none, and a mention is a question (see Ask).
+
+        ``commands.Bot`` would otherwise parse every mention as a command and log
+        ``CommandNotFound`` at ERROR for each question.
+        """
 
     async def on_ready(self) -> None:
         """Log who we are once connected."""

@@ -21,6 +21,7 @@ EMBED_DESCRIPTION_LIMIT = 4096
 EMBED_FIELD_VALUE_LIMIT = 1024
 EMBED_TITLE_LIMIT = 256
 EMBED_FIELDS_LIMIT = 25
+URL_LIMIT = 2048  # an embed's url, author url, image url
 NO_MENTIONS = discord.AllowedMentions.none()
 
 # Whitespace as Discord's (JavaScript) markdown parser sees it.
@@ -71,11 +72,16 @@ def safe(text: str) -> str:
 
 
 def web_link(url: str | None) -> str | None:
-    """An http(s) URL made safe as a markdown link target or embed URL; None for others."""
+    """An http(s) URL made safe as a markdown link target or embed URL; None for others.
+
+    None too when the safe form is longer than Discord takes for a URL (2,048 characters;
+    quoting can make a link half as long again): no link rather than a refused message.
+    """
     if not url or not _WEB.match(url.strip()):
         return None
     link = _UNSAFE_IN_LINK.sub(lambda m: quote(m.group(), safe=""), url.strip())
-    return _EVERYONE.sub("%40", link)  # servers read %40 as "@"; it reads as no mention
+    link = _EVERYONE.sub("%40", link)  # servers read %40 as "@"; it reads as no mention
+    return link if len(link) <= URL_LIMIT else None
 
 
 def _fit(render: Callable[[str], str], text: str, limit: int) -> str:

@@ -59,6 +59,8 @@ from aiohttp import WSMsgType, web
 from discord.gateway import DiscordWebSocket
 from discord.http import Route
 
+from tests.discord_schema import DiscordSchema, Violation
+
 JSON = dict[str, Any]
 BotT = TypeVar("BotT", bound=discord.Client)
 
@@ -680,6 +682,7 @@ class FakeDiscord:
         token: str = "x.y.z",
         ack_deadline: float | None = 3.0,
         heartbeat_interval_ms: int = 41_250,
+        validate_schema: bool = True,
     ) -> None:
         self._last_snowflake = 0
         self.app_id = self.bot_user_id = self.snowflake()
@@ -715,6 +718,10 @@ class FakeDiscord:
         """The bot's ``connect()`` task, when :func:`running_bot` started it."""
         self._routes: list[tuple[str, re.Pattern[str], _Handler]] = []
         self._add_routes()
+        self.schema = DiscordSchema.load() if validate_schema else None
+        """Discord's published schema, which every REST request must satisfy (None: absent)."""
+        self.violations: list[Violation] = []
+        self.allowed_errors: list[re.Pattern[str]] = []
 
     # Lifecycle ------------------------------------------------------------------------------
 
@@ -745,6 +752,34 @@ class FakeDiscord:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
+        if exc[0] is None:
+            self.verify()
+
+    def allow_errors(self, *patterns: str) -> None:
+        """Log records at ERROR that this test expects (regular expressions searched for)."""
+        self.allowed_errors += [re.compile(p) for p in patterns]
+
+    def verify(self) -> None:
+        """Fail on any request that broke Discord's schema and any unexpected ERROR logged.
+
+        Run when the fake closes (``async with FakeDiscord()`` and the ``fake`` fixture), so every
+        test that drives the bot keeps both rules without asking.
+        """
+        lines = []
+        if self.violations:
+            lines.append("requests that break Discord's published schema:")
+            lines += [f"  {v}" for v in self.violations]
+        errors = [
+            _format_record(r)
+            for r in self._logs.records
+            if r.levelno >= logging.ERROR
+            and not any(p.search(r.getMessage()) for p in self.allowed_errors)
+        ]
+        if errors:
+            lines.append("errors were logged (fake.allow_errors(...) if the test expects them):")
+            lines += [f"  {e}" for e in errors]
+        if lines:
+            raise AssertionError("\n".join(lines))
 
     @property
     def running(self) -> bool:
@@ -1767,6 +1802,13 @@ class FakeDiscord:
         body, files = await _read_body(request)
         req = Request(request.method, path, dict(request.query), body, files, at=_now())
         self.requests.append(req)
+        if self.schema is not None:
+            multipart = request.content_type.startswith("multipart/")
+            violations = self.schema.check(req.method, path, req.query, body, multipart=multipart)
+            if violations:
+                self.violations += violations
+                problems = {v.where: f"{v.rule} (Discord's schema)" for v in violations}
+                return self._fail(req, 400, 50035, "Invalid Form Body", _nest(problems))
         authorized = request.headers.get("Authorization") == f"Bot {self.token}"
         if not authorized and not path.startswith(("/interactions/", "/webhooks/")):
             return self._fail(req, 401, 0, "401: Unauthorized")
@@ -2247,6 +2289,7 @@ async def running_bot(
     DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(fake.gateway_url)
     bot: BotT | None = None
     task: asyncio.Task[None] | None = None
+    clean = False
     try:
         bot = bot_factory()
         # discord.py waits this long after the last GUILD_CREATE before READY (default 2 s).
@@ -2256,6 +2299,7 @@ async def running_bot(
         fake.client_task = task
         await _wait_ready(bot, task, fake, timeout)
         yield bot
+        clean = True
     finally:
         try:
             if bot is not None:
@@ -2268,6 +2312,8 @@ async def running_bot(
             Route.BASE, DiscordWebSocket.DEFAULT_GATEWAY = saved
             if started_here:
                 await fake.close()
+                if clean:
+                    fake.verify()
 
 
 async def _wait_ready(

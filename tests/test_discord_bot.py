@@ -317,6 +317,7 @@ async def test_unexpected_errors_are_logged_and_apologised(
         raise RuntimeError("disk on fire")
 
     monkeypatch.setattr(bot_service, "ask", broken)
+    fake.allow_errors(r"^/ask failed$")
     with caplog.at_level(logging.ERROR):
         it = await ask(fake, "Anything?")
     assert "Sorry, something went wrong" in it.final.text
@@ -404,3 +405,22 @@ async def test_the_model_loads_in_the_background_at_start(
         await bot._warm_up
         assert Slow.loaded
     service.close()
+
+
+async def test_a_very_long_link_is_left_out_rather_than_refused(
+    fake: FakeDiscord, bot: CitebotBot, bot_service: Service
+) -> None:
+    # about 2,000 characters, each parenthesis percent-encoded to three: 2,700 once made safe
+    url = "https://news.example/2024/" + "story(part)" * 180
+    result = bot_service.add(str(gid(fake)), ArticleInput(NILE, title="Rivers of Africa", url=url))
+
+    shown = await fake.slash("article show", {"article": result.article_id})
+    await shown.wait_done()
+    assert not shown.errors  # Discord took the embed
+    assert shown.final.embed["title"] == "Rivers of Africa"
+    assert "url" not in shown.final.embed  # no link rather than an invalid one
+
+    it = await ask(fake, "Which city was built on the Nile's banks?")
+    assert not it.errors
+    assert "Cairo was built on its banks." in it.final.embed["description"]
+    assert "Rivers of Africa" in it.final.embed["fields"][0]["value"]

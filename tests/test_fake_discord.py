@@ -125,6 +125,7 @@ async def test_an_unknown_command_gets_a_private_apology_not_silence(
     assert it.final.ephemeral
     assert it.final.content
     assert "Traceback" not in it.final.text
+    assert any("not found" in line for line in fake.logged)  # a warning, not an ERROR
 
 
 async def test_a_wait_that_times_out_says_what_the_bot_did(
@@ -146,6 +147,7 @@ async def test_a_late_acknowledgement_is_refused_like_discord_does(
     fake: FakeDiscord, bot: CitebotBot
 ) -> None:
     fake.ack_deadline = 0.0  # as if the bot had taken longer than Discord's 3 s
+    fake.allow_errors(r"^/ask failed$")  # what the bot logs when its answer is refused
     it = await fake.slash("ask", {"question": "Anything?"})
 
     with pytest.raises(AssertionError) as caught:

@@ -356,3 +356,10 @@ def test_article_views_fit_discord_and_ping_no_one(
     assert len(reply) <= 2000
     assert pings(reply) == []
     assert f"**{shorten(title, 200)}**" in shown(reply)  # shown as stored, in bold
+
+
+def test_a_link_too_long_for_discord_is_left_out() -> None:
+    fits = "https://news.example/" + "a" * 2000
+    assert web_link(fits) == fits
+    # each parenthesis becomes three characters: 2,000 characters grow past Discord's 2,048
+    assert web_link("https://news.example/" + "(a)" * 660) is None
