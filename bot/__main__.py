@@ -34,9 +34,15 @@ def run_bot(settings: Settings) -> None:
             "Developer Portal (Bot > Reset Token)"
         ) from None
     except discord.PrivilegedIntentsRequired:
+        if settings.message_content_intent:
+            raise CitebotError(
+                "Discord refused the message-content intent: enable Message Content Intent "
+                "under Bot in the Developer Portal (bots in 100 or more servers need Discord's "
+                "approval), or set CITEBOT_MESSAGE_CONTENT_INTENT=false"
+            ) from None
         raise CitebotError(
-            "Discord refused an intent citebot asked for; citebot needs no privileged intent, "
-            "so check that this token is citebot's"
+            "Discord refused an intent citebot asked for; citebot needs no privileged intent "
+            "unless CITEBOT_MESSAGE_CONTENT_INTENT is set, so check that this token is citebot's"
         ) from None
     finally:
         service.close()

@@ -16,6 +16,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -25,6 +26,7 @@ from pydantic import ValidationError
 from bot.config import Settings, setup_logging
 from index.errors import CitebotError, InvalidInput, NotFoundError
 from index.extract import FILE_SUFFIXES, decode_text
+from index.feedback import export as export_feedback
 from index.files import write_new
 from index.formats import ImportArticle, is_scope, read_jsonl
 from index.models import AddResult, Answer, Article
@@ -689,5 +691,52 @@ def run(state: State, samples: Path) -> None:
                     data = read_file(path, state.settings.fetch_max_bytes)
                     print_add(service.add_file(state.scope, path.name, data))
         chat_loop(state)
+
+    _run(action)
+
+
+def iso_time(value: str) -> datetime:
+    """A date (``2026-11-30``) or an ISO 8601 time; without a zone it is UTC."""
+    try:
+        parsed = datetime.fromisoformat(value.strip())
+    except ValueError:
+        raise click.BadParameter(
+            f"{value!r} is not a date (2026-11-30) or an ISO time (2026-11-30T18:00:00+01:00)"
+        ) from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+@main.group()
+def feedback() -> None:
+    """Members' 👍 and 👎 on the bot's answers in a server (--guild)."""
+
+
+@feedback.command(name="export")
+@click.argument("directory", type=click.Path(path_type=Path, file_okay=False))
+@click.option("--since", type=iso_time, help="Only answers given from this date or time on.")
+@click.pass_obj
+def feedback_export(state: State, directory: Path, since: datetime | None) -> None:
+    """Write the voted questions as a question set (articles.jsonl, questions.jsonl).
+
+    A 👍 makes the quoted sentences the expected answer. A 👎 or "wrong quote" lists them
+    as "negatives" and leaves "answers" empty: write the right answer in (or drop the line)
+    before `citebot eval DIRECTORY` reads it.
+    """
+
+    def action() -> None:
+        if directory.exists() and any(directory.iterdir()):
+            raise InvalidInput(f"{directory} is not empty: give a new folder")
+        cases = export_feedback(state.service.store, state.scope, since)
+        directory.mkdir(parents=True, exist_ok=True)
+        write_new(directory / "articles.jsonl", (a.model_dump_json() for a in cases.articles))
+        write_new(directory / "questions.jsonl", (q.model_dump_json() for q in cases.questions))
+        good = sum(1 for q in cases.questions if q.answers)
+        skipped = ", ".join(f"{n} {why}" for why, n in sorted(cases.skipped.items()))
+        click.echo(
+            f"Exported {len(cases.questions)} voted questions ({good} 👍, "
+            f"{len(cases.questions) - good} 👎) from {len(cases.articles)} articles to "
+            f"{directory}" + (f"; skipped {skipped}" if skipped else ""),
+            err=True,
+        )
 
     _run(action)

@@ -19,6 +19,15 @@ from index.service import Service
 
 log = logging.getLogger(__name__)
 
+INTENT_HELP = (
+    "Discord only shows citebot the text of messages that mention it, unless the bot has the "
+    "privileged message-content intent. Auto-answer channels and follow-ups in threads "
+    "without a mention need it: enable Message Content Intent under Bot in the Developer "
+    "Portal, then set CITEBOT_MESSAGE_CONTENT_INTENT=true and restart (bots in 100 or more "
+    "servers must be verified and approved by Discord for it). Slash commands, mentions and "
+    "replies to answers work without it."
+)
+
 
 class CitebotTree(app_commands.CommandTree["CitebotBot"]):
     """Maps every command error to a short ephemeral message, once."""
@@ -76,6 +85,7 @@ class CitebotBot(commands.Bot):
         intents = discord.Intents.none()
         intents.guilds = True
         intents.guild_messages = True  # mentions of the bot carry their content unprivileged
+        intents.message_content = settings.message_content_intent  # privileged: see INTENT_HELP
         super().__init__(
             command_prefix=commands.when_mentioned,
             help_command=None,
@@ -88,12 +98,25 @@ class CitebotBot(commands.Bot):
         self.limits = Limits.from_settings(settings)
         self._warm_up: asyncio.Task[None] | None = None
 
+    @property
+    def reads_messages(self) -> bool:
+        """Whether Discord shows the bot messages that do not mention it (the privileged intent).
+
+        Discord refuses to connect a bot that asks for the intent without being granted it,
+        so asking for it and running means it is granted.
+        """
+        return self.intents.message_content
+
     async def setup_hook(self) -> None:
         """Add the cogs and sync the slash commands."""
         from bot.cogs.admin import Admin
         from bot.cogs.articles import Articles
         from bot.cogs.ask import Ask
+        from bot.cogs.feedback import VoteButton, WrongQuoteButton
 
+        if not self.reads_messages:
+            log.info("%s", INTENT_HELP)
+        self.add_dynamic_items(VoteButton, WrongQuoteButton)
         await self.add_cog(Ask(self, self.service))
         await self.add_cog(Articles(self, self.service, self.settings))
         await self.add_cog(Admin(self, self.service))

@@ -143,6 +143,13 @@ class Settings(BaseSettings):
         ge=0,
         description="Articles a whole server may add, paste or refresh per minute; 0: no limit.",
     )
+    message_content_intent: bool = Field(
+        default=False,
+        description=(
+            "Ask Discord for the privileged message-content intent (enable it in the Developer "
+            "Portal first): auto-answer channels and mention-free thread follow-ups need it."
+        ),
+    )
     server_article_quota: int = Field(
         default=5000,
         ge=1,

@@ -16,6 +16,7 @@ from urllib.parse import quote
 import discord
 
 from index.models import AddResult, Answer, Article, Citation, Stats
+from index.store import AnswerCounts
 
 EMBED_DESCRIPTION_LIMIT = 4096
 EMBED_FIELD_VALUE_LIMIT = 1024
@@ -253,9 +254,11 @@ def article_list_embed(
     return embed
 
 
-def stats_embed(stats: Stats) -> discord.Embed:
-    """/admin stats."""
+def stats_embed(stats: Stats, recent: AnswerCounts | None = None) -> discord.Embed:
+    """/admin stats: the index, and (``recent``) the answers of the last 30 days."""
     embed = discord.Embed(title="citebot in this server", colour=discord.Colour.blurple())
+    if recent is not None:
+        embed.add_field(name="Last 30 days", value=recent_text(recent), inline=False)
     for name, value in (
         ("Articles", f"{stats.articles:,}"),
         ("Sentences", f"{stats.sentences:,}"),
@@ -266,3 +269,19 @@ def stats_embed(stats: Stats) -> discord.Embed:
     ):
         embed.add_field(name=name, value=value)
     return embed
+
+
+def recent_text(recent: AnswerCounts) -> str:
+    """Questions, answered and not-found rates and 👎 rate, as /admin stats shows them."""
+    if not recent.asked:
+        return "No questions answered in public yet."
+
+    def rate(n: int) -> str:
+        return f"{n / recent.asked:.0%}"
+
+    not_found = recent.asked - recent.answered
+    return (
+        f"{recent.asked:,} questions: answered {rate(recent.answered)}, "
+        f"not found {rate(not_found)}; 👎 on {rate(recent.down)} of answers "
+        f"({recent.up:,} 👍)"
+    )

@@ -143,6 +143,11 @@ class QuestionSet:
         for q in questions:
             if q.article_id not in known:
                 raise InvalidInput(f"question {q.id} names the unknown article {q.article_id}")
+            if not q.answers:
+                raise InvalidInput(
+                    f"question {q.id} has no answers: write the right answer in (a 👎 from "
+                    "`citebot feedback export` lists the wrong quotes as negatives) or drop it"
+                )
         return cls(directory.resolve().name, articles, questions)
 
     @property

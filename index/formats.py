@@ -98,6 +98,7 @@ class EvalQuestion(BaseModel):
     question: str
     article_id: str
     answers: list[str]
+    negatives: list[str] = []  # quotes known not to answer (from members' 👎)
 
 
 def read_jsonl(path: Path, model: type[T]) -> list[T]:

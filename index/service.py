@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import logging
+import secrets
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -28,6 +29,7 @@ from index.chunking import make_chunks
 from index.embedding import Embedder, Vectors, normalize
 from index.errors import ArticleTooShort, CitebotError, InvalidInput, QuotaExceeded
 from index.extract import Extracted, extract_document, extract_file
+from index.feedback import answer_record
 from index.fetch import Fetcher
 from index.keywords import KeywordIndex
 from index.models import (
@@ -665,13 +667,31 @@ class Service:
             index_path(self.data_dir / "indexes", scope).unlink(missing_ok=True)
         return count
 
-    def mention_channels(self, scope: str) -> list[str]:
-        """Channels where mentions are answered (empty: everywhere)."""
-        return self.store.mention_channels(scope)
+    def channel_modes(self, scope: str) -> dict[str, str]:
+        """Channel id -> ``off``, ``mention`` or ``auto`` for the channels given a mode."""
+        return self.store.channel_modes(scope)
 
-    def set_mention_channel(self, scope: str, channel_id: str, enabled: bool) -> None:
-        """Answer mentions in this channel (or stop)."""
-        self.store.set_mention_channel(scope, channel_id, enabled)
+    def set_channel_mode(self, scope: str, channel_id: str, mode: str | None) -> None:
+        """Give a channel a mode (None: back to the default)."""
+        self.store.set_channel_mode(scope, channel_id, mode)
+
+    def setting(self, scope: str, key: str) -> str | None:
+        """A per-scope setting (None: never set)."""
+        return self.store.setting(scope, key)
+
+    def set_setting(self, scope: str, key: str, value: str) -> None:
+        """Set a per-scope setting."""
+        self.store.set_setting(scope, key, value)
+
+    def record_answer(self, scope: str, answer: Answer) -> str:
+        """Keep an answer about to be sent so that members can vote on it; its key."""
+        key = secrets.token_hex(8)
+        self.store.record_answer(scope, key, answer_record(answer))
+        return key
+
+    def vote(self, scope: str, key: str, user_id: str, vote: str) -> bool:
+        """A member's vote on the answer kept as ``key``; False when it is no longer kept."""
+        return self.store.record_vote(scope, key, user_id, vote)
 
     def remove(self, scope: str, article_id: str) -> Article:
         """Delete an article and drop its vectors from the index."""

@@ -15,15 +15,16 @@ The schema is versioned with ``PRAGMA user_version`` and upgraded by numbered mi
 
 from __future__ import annotations
 
+import json
 import logging
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -105,7 +106,43 @@ MIGRATIONS: tuple[str, ...] = (
     # 4: mark the file as citebot's (the header's application id), so that no other
     # program's database is ever taken for one.
     f"PRAGMA application_id = {APPLICATION_ID};",
+    # 5: a mode per channel (off, mention, auto), server settings, the answers the bot gave
+    # in a server and the members' votes on them (member ids only).
+    """
+    ALTER TABLE mention_channels RENAME TO channel_modes;
+    ALTER TABLE channel_modes ADD COLUMN mode TEXT NOT NULL DEFAULT 'mention'
+        CHECK (mode IN ('off', 'mention', 'auto'));
+    CREATE TABLE scope_settings (
+        scope TEXT NOT NULL,
+        key TEXT NOT NULL,
+        value TEXT NOT NULL,
+        PRIMARY KEY (scope, key)
+    );
+    CREATE TABLE answers (
+        id INTEGER PRIMARY KEY,
+        scope TEXT NOT NULL,
+        key TEXT NOT NULL,
+        question TEXT NOT NULL,
+        answered INTEGER NOT NULL,
+        confidence REAL NOT NULL,
+        citations TEXT NOT NULL,
+        at TEXT NOT NULL,
+        UNIQUE (scope, key)
+    );
+    CREATE INDEX answers_at ON answers (scope, at);
+    CREATE TABLE votes (
+        answer_id INTEGER NOT NULL REFERENCES answers (id) ON DELETE CASCADE,
+        user_id TEXT NOT NULL,
+        vote TEXT NOT NULL CHECK (vote IN ('up', 'down', 'wrong_quote')),
+        at TEXT NOT NULL,
+        PRIMARY KEY (answer_id, user_id)
+    );
+    """,
 )
+
+CHANNEL_MODES = ("off", "mention", "auto")
+VOTES = ("up", "down", "wrong_quote")
+ANSWERS_KEPT_DAYS = 30  # answers nobody voted on are forgotten after this
 
 
 QUICK_CHECK_UP_TO = 256 << 20  # bytes (0.25 s to check); larger: at bot start, `citebot check`
@@ -157,6 +194,46 @@ class ChunkRow:
     article_pk: int
     first_sentence: int
     last_sentence: int
+
+
+class CitedSentence(NamedTuple):
+    """What an answer quoted: a pointer into the article, the quote and its score."""
+
+    article_id: str
+    start: int
+    end: int
+    sentence: str
+    score: float
+
+
+@dataclass(frozen=True, slots=True)
+class AnswerRecord:
+    """An answer as kept for feedback: the question, what was quoted, how confident."""
+
+    question: str
+    answered: bool
+    confidence: float
+    citations: tuple[CitedSentence, ...]
+    at: str | None = None  # None: now
+
+
+@dataclass(frozen=True, slots=True)
+class VotedAnswer:
+    """An answer members voted on, with each member's vote."""
+
+    key: str
+    record: AnswerRecord
+    votes: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class AnswerCounts:
+    """Questions answered in a scope over a period, and the votes on them."""
+
+    asked: int
+    answered: int
+    up: int
+    down: int  # answers with at least one 👎 or "wrong quote"
 
 
 _ARTICLE_COLUMNS = (
@@ -591,26 +668,125 @@ class Store:
         )
         return [_article(row)[1] for row in rows]
 
-    def mention_channels(self, scope: str) -> list[str]:
-        """Channels where mentions are answered; empty means everywhere."""
+    def channel_modes(self, scope: str) -> dict[str, str]:
+        """Channel id -> ``off``, ``mention`` or ``auto``, for the channels given a mode."""
         rows = self._query(
-            "SELECT channel_id FROM mention_channels WHERE scope = ? ORDER BY 1", (scope,)
+            "SELECT channel_id, mode FROM channel_modes WHERE scope = ? ORDER BY 1", (scope,)
         )
-        return [str(r[0]) for r in rows]
+        return {str(channel): str(mode) for channel, mode in rows}
 
-    def set_mention_channel(self, scope: str, channel_id: str, enabled: bool) -> None:
-        """Add a channel to (or take it off) the scope's mention channels."""
+    def set_channel_mode(self, scope: str, channel_id: str, mode: str | None) -> None:
+        """Give a channel a mode, or (None) take its mode away."""
+        if mode is not None and mode not in CHANNEL_MODES:
+            raise InvalidInput(f"unknown channel mode {mode!r}: one of {', '.join(CHANNEL_MODES)}")
         with self.transaction() as db:
-            if enabled:
+            db.execute(
+                "DELETE FROM channel_modes WHERE scope = ? AND channel_id = ?", (scope, channel_id)
+            )
+            if mode is not None:
                 db.execute(
-                    "INSERT OR IGNORE INTO mention_channels (scope, channel_id) VALUES (?, ?)",
-                    (scope, channel_id),
+                    "INSERT INTO channel_modes (scope, channel_id, mode) VALUES (?, ?, ?)",
+                    (scope, channel_id, mode),
                 )
-            else:
-                db.execute(
-                    "DELETE FROM mention_channels WHERE scope = ? AND channel_id = ?",
-                    (scope, channel_id),
-                )
+
+    def setting(self, scope: str, key: str) -> str | None:
+        """One of the scope's settings (None: never set)."""
+        rows = self._query(
+            "SELECT value FROM scope_settings WHERE scope = ? AND key = ?", (scope, key)
+        )
+        return str(rows[0][0]) if rows else None
+
+    def set_setting(self, scope: str, key: str, value: str) -> None:
+        """Set one of the scope's settings."""
+        with self.transaction() as db:
+            db.execute(
+                "INSERT INTO scope_settings (scope, key, value) VALUES (?, ?, ?) "
+                "ON CONFLICT (scope, key) DO UPDATE SET value = excluded.value",
+                (scope, key, value),
+            )
+
+    # -- answers and votes ----------------------------------------------------------------
+
+    def record_answer(self, scope: str, key: str, answer: AnswerRecord) -> None:
+        """Remember an answer under ``key`` (its buttons carry it), so members can vote on it.
+
+        Answers older than :data:`ANSWERS_KEPT_DAYS` that nobody voted on are forgotten here.
+        """
+        cutoff = (datetime.now(UTC) - timedelta(days=ANSWERS_KEPT_DAYS)).isoformat()
+        with self.transaction() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO answers "
+                "(scope, key, question, answered, confidence, citations, at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    scope,
+                    key,
+                    answer.question,
+                    int(answer.answered),
+                    answer.confidence,
+                    json.dumps([c._asdict() for c in answer.citations]),
+                    answer.at or utc_now(),
+                ),
+            )
+            db.execute(
+                "DELETE FROM answers WHERE scope = ? AND at < ? "
+                "AND id NOT IN (SELECT answer_id FROM votes)",
+                (scope, cutoff),
+            )
+
+    def record_vote(self, scope: str, key: str, user_id: str, vote: str) -> bool:
+        """A member's vote on an answer (a new vote replaces theirs); False: answer unknown."""
+        if vote not in VOTES:
+            raise InvalidInput(f"unknown vote {vote!r}: one of {', '.join(VOTES)}")
+        with self.transaction() as db:
+            row = db.execute(
+                "SELECT id FROM answers WHERE scope = ? AND key = ?", (scope, key)
+            ).fetchone()
+            if row is None:
+                return False
+            db.execute(
+                "INSERT INTO votes (answer_id, user_id, vote, at) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (answer_id, user_id) DO UPDATE SET vote = excluded.vote, "
+                "at = excluded.at",
+                (row[0], user_id, vote, utc_now()),
+            )
+        return True
+
+    def answer_counts(self, scope: str, since: str) -> AnswerCounts:
+        """How many questions were answered, not found and voted on since ``since``."""
+        (asked, answered, up, down) = self._query(
+            "SELECT count(*), coalesce(sum(answered), 0), "
+            "(SELECT count(*) FROM votes v JOIN answers b ON b.id = v.answer_id "
+            " WHERE b.scope = ?1 AND b.at >= ?2 AND v.vote = 'up'), "
+            "(SELECT count(DISTINCT v.answer_id) FROM votes v JOIN answers b ON b.id = v.answer_id "
+            " WHERE b.scope = ?1 AND b.at >= ?2 AND v.vote != 'up') "
+            "FROM answers WHERE scope = ?1 AND at >= ?2",
+            (scope, since),
+        )[0]
+        return AnswerCounts(int(asked), int(answered), int(up), int(down))
+
+    def voted_answers(self, scope: str, since: str) -> list[VotedAnswer]:
+        """Answers given since ``since`` that members voted on, oldest first, with the votes."""
+        rows = self._query(
+            "SELECT b.key, b.question, b.answered, b.confidence, b.citations, b.at, "
+            "group_concat(v.vote) FROM answers b JOIN votes v ON v.answer_id = b.id "
+            "WHERE b.scope = ? AND b.at >= ? GROUP BY b.id ORDER BY b.at, b.id",
+            (scope, since),
+        )
+        return [
+            VotedAnswer(
+                key=str(key),
+                record=AnswerRecord(
+                    question=str(question),
+                    answered=bool(answered),
+                    confidence=float(confidence),
+                    citations=tuple(CitedSentence(**c) for c in json.loads(citations)),
+                    at=str(at),
+                ),
+                votes=tuple(str(votes).split(",")),
+            )
+            for key, question, answered, confidence, citations, at, votes in rows
+        ]
 
     def copy_scope(self, source: str, target: str) -> int:
         """Copy every article of ``source`` (sentences, chunks, vectors) into ``target``.
@@ -659,7 +835,8 @@ class Store:
                 "SELECT count(*) FROM articles WHERE scope = ?", (scope,)
             ).fetchone()
             db.execute("DELETE FROM articles WHERE scope = ?", (scope,))
-            db.execute("DELETE FROM mention_channels WHERE scope = ?", (scope,))
+            for table in ("channel_modes", "scope_settings", "answers"):
+                db.execute(f"DELETE FROM {table} WHERE scope = ?", (scope,))
             db.execute("UPDATE scopes SET model = NULL, dimension = NULL WHERE scope = ?", (scope,))
             self._bump(db, scope)
         return int(count)

@@ -264,13 +264,25 @@ async def test_channels_limit_where_mentions_are_answered(
     guild = fake.guilds[gid(fake)]
     quiet = fake.add_channel(guild.id, "quiet")
     admin = fake.add_member(guild.id, permissions=MEMBER_PERMISSIONS | MANAGE_GUILD)
-    it = await fake.slash("admin channels", {"add": guild.channel_id}, user_id=admin.user_id)
+    it = await fake.slash(
+        "admin channel", {"channel": guild.channel_id, "mode": "mention"}, user_id=admin.user_id
+    )
     await it.wait_done()
-    assert f"<#{guild.channel_id}>" in it.final.text
+    assert f"<#{guild.channel_id}>: mention" in it.final.text
     ignored = await fake.message(f"{fake.bot_mention} Nile?", channel_id=quiet.id)
     answered = await fake.message(f"{fake.bot_mention} Nile?", channel_id=guild.channel_id)
     await fake.wait_reply(answered)
     assert fake.replies_to(ignored) == []
+
+    it = await fake.slash(
+        "admin channel", {"channel": guild.channel_id, "mode": "off"}, user_id=admin.user_id
+    )
+    await it.wait_done()
+    assert "Other channels: mentions are answered." in it.final.text
+    silenced = await fake.message(f"{fake.bot_mention} Nile?", channel_id=guild.channel_id)
+    elsewhere = await fake.message(f"{fake.bot_mention} Nile?", channel_id=quiet.id)
+    await fake.wait_reply(elsewhere)
+    assert fake.replies_to(silenced) == []
 
 
 # -- isolation and errors ---------------------------------------------------------------------

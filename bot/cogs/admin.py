@@ -1,23 +1,50 @@
-"""/admin reindex, stats, purge and channels: Manage Server only."""
+"""/admin reindex, stats, purge, channel and threads: Manage Server only."""
 
 import asyncio
 import concurrent.futures
 import logging
 import time
-from typing import cast
+from typing import Literal, cast
 
 import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.client import CitebotBot
+from bot.client import INTENT_HELP, CitebotBot
+from bot.cogs.ask import THREADS
 from bot.interactions import can_manage, scope_of
 from bot.render import NO_MENTIONS, stats_embed
+from index.errors import CitebotError
+from index.feedback import recent_counts
 from index.service import Service
 
 log = logging.getLogger(__name__)
 
 PROGRESS_EVERY = 1.5  # seconds between progress edits (Discord rate-limits edits)
+
+
+class AnswerChannel(app_commands.Transformer):
+    """A text, announcement or forum channel.
+
+    Annotating ``TextChannel | ForumChannel`` would also offer media channels (type 16),
+    which Discord's published API schema does not list among a command's channel types.
+    """
+
+    @property
+    def type(self) -> discord.AppCommandOptionType:
+        """A channel option."""
+        return discord.AppCommandOptionType.channel
+
+    @property
+    def channel_types(self) -> list[discord.ChannelType]:
+        """The channels a mode can be given to."""
+        return [discord.ChannelType.text, discord.ChannelType.news, discord.ChannelType.forum]
+
+    async def transform(
+        self, interaction: discord.Interaction, value: discord.abc.Snowflake
+    ) -> discord.abc.Snowflake:
+        """The channel as Discord resolved it (only its id is used)."""
+        return value
 
 
 class ConfirmPurge(discord.ui.View):
@@ -126,7 +153,8 @@ class Admin(commands.GroupCog, group_name="admin", group_description="Manage cit
         """Articles, sentences, chunks, index size and model."""
         scope = scope_of(interaction)
         stats = await asyncio.to_thread(self.service.stats, scope)
-        await interaction.response.send_message(embed=stats_embed(stats), ephemeral=True)
+        recent = await asyncio.to_thread(recent_counts, self.service.store, scope)
+        await interaction.response.send_message(embed=stats_embed(stats, recent), ephemeral=True)
 
     @app_commands.command(name="purge")
     async def purge(self, interaction: discord.Interaction) -> None:
@@ -140,25 +168,63 @@ class Admin(commands.GroupCog, group_name="admin", group_description="Manage cit
             ephemeral=True,
         )
 
-    @app_commands.command(name="channels")
+    @app_commands.command(name="channel")
     @app_commands.describe(
-        add="Also answer mentions in this channel",
-        remove="Stop answering mentions in this channel",
+        channel="The text or forum channel (leave out to list every channel's mode)",
+        mode="off: never answer there; mention: answer mentions; auto: answer every question",
     )
-    async def channels(
+    async def channel(
         self,
         interaction: discord.Interaction,
-        add: discord.TextChannel | None = None,
-        remove: discord.TextChannel | None = None,
+        channel: app_commands.Transform[discord.abc.Snowflake, AnswerChannel] | None = None,
+        mode: Literal["off", "mention", "auto"] | None = None,
     ) -> None:
-        """Choose the channels where mentioning citebot gets an answer (default: all)."""
+        """Where citebot answers: off, mentions only, or every question (auto)."""
         scope = scope_of(interaction)
-        if add is not None:
-            await asyncio.to_thread(self.service.set_mention_channel, scope, str(add.id), True)
-        if remove is not None:
-            await asyncio.to_thread(self.service.set_mention_channel, scope, str(remove.id), False)
-        channels = await asyncio.to_thread(self.service.mention_channels, scope)
-        listed = ", ".join(f"<#{c}>" for c in channels) if channels else "every channel"
+        if channel is not None and mode is not None:
+            if mode == "auto" and not self.bot.reads_messages:
+                raise NeedsIntent("Auto-answer channels")
+            await asyncio.to_thread(self.service.set_channel_mode, scope, str(channel.id), mode)
+        modes = await asyncio.to_thread(self.service.channel_modes, scope)
         await interaction.response.send_message(
-            f"Mentions are answered in: {listed}.", ephemeral=True, allowed_mentions=NO_MENTIONS
+            channel_modes_text(modes), ephemeral=True, allowed_mentions=NO_MENTIONS
         )
+
+    @app_commands.command(name="threads")
+    @app_commands.describe(
+        mode="off: reply in the channel; mention: answer in a new thread; auto: and every "
+        "question in the thread is a follow-up, no mention needed"
+    )
+    async def threads(
+        self, interaction: discord.Interaction, mode: Literal["off", "mention", "auto"]
+    ) -> None:
+        """Whether an answer to a mention opens a thread for follow-ups."""
+        scope = scope_of(interaction)
+        if mode == "auto" and not self.bot.reads_messages:
+            raise NeedsIntent("Follow-ups in threads without a mention")
+        await asyncio.to_thread(self.service.set_setting, scope, THREADS, mode)
+        text = {
+            "off": "Answers to mentions are replies in the channel.",
+            "mention": "Answers to mentions open a thread; mention citebot there to follow up.",
+            "auto": "Answers to mentions open a thread; every question there is a follow-up.",
+        }[mode]
+        await interaction.response.send_message(text, ephemeral=True)
+
+
+class NeedsIntent(CitebotError):
+    """A mode that reads messages not addressed to the bot, without the intent to see them."""
+
+    def __init__(self, feature: str) -> None:
+        super().__init__(f"{feature} cannot be turned on yet. {INTENT_HELP}")
+
+
+def channel_modes_text(modes: dict[str, str]) -> str:
+    """What /admin channel replies: the modes, and what that means for other channels."""
+    if not modes:
+        return "Mentions are answered in every channel; no channel answers without a mention."
+    lines = [f"<#{channel}>: {mode}" for channel, mode in modes.items()]
+    if "mention" in modes.values():
+        lines.append("Other channels: mentions are not answered.")
+    else:
+        lines.append("Other channels: mentions are answered.")
+    return "\n".join(lines)

@@ -1,20 +1,51 @@
-"""/ask, and questions asked by mentioning the bot (replies to its answers are follow-ups)."""
+"""/ask, questions asked by mentioning the bot, threads and auto-answer channels.
+
+Where a message is answered (mentions need no privileged intent; the rest needs the
+message-content intent, see ``bot.client.INTENT_HELP``):
+
+* a mention, in any channel unless channels were given modes (``/admin channel``): then in
+  ``mention`` and ``auto`` channels only, never in ``off`` ones. A reply to an answer is a
+  follow-up. With ``/admin threads`` on, the answer opens a thread on the question;
+* every question-like message (``bot.questions``) in an ``auto`` text channel, answered in a
+  new thread, and every new post of an ``auto`` forum channel, answered in the post;
+* in a thread citebot started, every question-like message when ``/admin threads`` is
+  ``auto``: a follow-up of the thread's earlier questions, no mention needed.
+
+Every answer carries the feedback buttons and is kept for votes (``bot.cogs.feedback``).
+"""
+
+from __future__ import annotations
 
 import asyncio
 import logging
 import re
+from dataclasses import dataclass
 
 import discord
 from discord import app_commands
 from discord.ext import commands
 
 from bot.client import CitebotBot, CitebotTree
+from bot.cogs.feedback import feedback_view
 from bot.interactions import article_choices, scope_of
 from bot.limits import Actor, SlowDown, limited
-from bot.render import NO_MENTIONS, answer_embed
+from bot.questions import looks_like_question
+from bot.render import NO_MENTIONS, answer_embed, shorten
 from index.service import Service
 
 log = logging.getLogger(__name__)
+
+THREADS = "threads"  # the server setting: off, mention or auto
+THREAD_HISTORY = 25  # messages of a thread read back to find its last question
+
+
+@dataclass(frozen=True)
+class Route:
+    """How one message is to be answered."""
+
+    question: str
+    in_thread: bool  # open a thread on the message and answer there
+    auto: bool  # nobody mentioned the bot: stay quiet when rate-limited
 
 
 class Ask(commands.Cog):
@@ -44,8 +75,11 @@ class Ask(commands.Cog):
         scope = scope_of(interaction)
         await interaction.response.defer(ephemeral=private, thinking=True)
         answer = await asyncio.to_thread(self.service.ask, scope, question, article)
+        view = None
+        if not private:  # a private answer is nobody else's to vote on, and is not kept
+            view = feedback_view(await asyncio.to_thread(self.service.record_answer, scope, answer))
         await interaction.edit_original_response(
-            embed=answer_embed(answer), allowed_mentions=NO_MENTIONS
+            embed=answer_embed(answer), view=view, allowed_mentions=NO_MENTIONS
         )
 
     @ask.autocomplete("article")
@@ -56,27 +90,23 @@ class Ask(commands.Cog):
 
     @commands.Cog.listener()
     async def on_message(self, message: discord.Message) -> None:
-        """Answer a message that mentions the bot, in a reply."""
+        """Answer a message that is addressed to the bot (see the module docstring)."""
         me = self.bot.user
         if message.guild is None or message.author.bot or me is None:
             return
-        if me not in message.mentions:
-            return
-        scope = str(message.guild.id)
-        channels = await asyncio.to_thread(self.service.mention_channels, scope)
-        if channels and str(message.channel.id) not in channels:
+        route = await self._route(message, me)
+        if route is None:
             return
         actor = Actor.of(message)
         try:
-            self.bot.limits.ask.hit(actor)  # the same limits as /ask; a bare mention counts
+            self.bot.limits.ask.hit(actor)  # the same limits as /ask
         except SlowDown as slow:
-            # told once per wait: more mentions meanwhile get no reply (no reply flood)
-            if actor.at >= self._told.get(actor.user_id, 0.0):
+            # told once per wait, and never in answer to a message that did not mention us
+            if not route.auto and actor.at >= self._told.get(actor.user_id, 0.0):
                 self._told[actor.user_id] = actor.at + slow.retry_after
                 await message.reply(str(slow), mention_author=False, allowed_mentions=NO_MENTIONS)
             return
-        question = re.sub(rf"<@!?{me.id}>", " ", message.content).strip()
-        if not question:
+        if not route.question:
             await message.reply(
                 "Ask me a question about this server's articles, e.g. "
                 f"“{me.mention} what happened in Tripoli?”",
@@ -84,11 +114,49 @@ class Ask(commands.Cog):
                 allowed_mentions=NO_MENTIONS,
             )
             return
+        await self._answer(message, route)
+
+    async def _route(self, message: discord.Message, me: discord.ClientUser) -> Route | None:
+        """Whether and how ``message`` is answered; None: it is not for the bot."""
+        assert message.guild is not None
+        scope = str(message.guild.id)
+        channel = message.channel
+        thread = channel if isinstance(channel, discord.Thread) else None
+        home = thread.parent_id if thread is not None else channel.id  # a thread's channel
+        modes = await asyncio.to_thread(self.service.channel_modes, scope)
+        mode = modes.get(str(home))
+        if mode == "off":
+            return None
+        mentioned = me in message.mentions
+        text = re.sub(rf"<@!?{me.id}>", " ", message.content).strip()[:2000]
+        if mentioned:
+            listed = any(m == "mention" for m in modes.values())
+            if mode is None and listed:  # mentions are answered in the listed channels only
+                return None
+            threads = await self._threads(scope)
+            opens = thread is None and threads != "off" and _can_hold_threads(channel)
+            return Route(text, in_thread=opens, auto=False)
+        if not self.bot.reads_messages or not looks_like_question(text):
+            return None
+        if mode == "auto":  # a message in an auto channel, or in a post or thread of one
+            opens = thread is None and _can_hold_threads(channel)
+            return Route(text, in_thread=opens, auto=True)
+        if thread is not None and thread.owner_id == me.id and await self._threads(scope) == "auto":
+            return Route(text, in_thread=False, auto=True)
+        return None
+
+    async def _threads(self, scope: str) -> str:
+        return await asyncio.to_thread(self.service.setting, scope, THREADS) or "off"
+
+    async def _answer(self, message: discord.Message, route: Route) -> None:
+        assert message.guild is not None
+        scope = str(message.guild.id)
         previous = await self._previous_question(message)
+        target: discord.abc.Messageable = message.channel
         try:
             async with message.channel.typing():
                 answer = await asyncio.to_thread(
-                    self.service.ask, scope, question[:2000], None, previous
+                    self.service.ask, scope, route.question, None, previous
                 )
         except Exception as error:  # the same mapping as slash commands, for a reply
             await message.reply(
@@ -97,21 +165,52 @@ class Ask(commands.Cog):
                 allowed_mentions=NO_MENTIONS,
             )
             return
-        await message.reply(
-            embed=answer_embed(answer), mention_author=False, allowed_mentions=NO_MENTIONS
-        )
+        if route.in_thread:
+            try:
+                target = await message.create_thread(
+                    name=shorten(route.question, 100), auto_archive_duration=1440
+                )
+            except discord.HTTPException as failure:  # no permission, or one exists already
+                log.warning("could not open a thread, answering in the channel: %s", failure)
+                target = message.channel
+        key = await asyncio.to_thread(self.service.record_answer, scope, answer)
+        embed, view = answer_embed(answer), feedback_view(key)
+        if target == message.channel:
+            await message.reply(
+                embed=embed, view=view, mention_author=False, allowed_mentions=NO_MENTIONS
+            )
+        else:
+            await target.send(embed=embed, view=view, allowed_mentions=NO_MENTIONS)
 
     async def _previous_question(self, message: discord.Message) -> str | None:
-        """The question of the bot's answer this message replies to, if it does."""
+        """The question this message follows up (the answer it replies to, or the thread's)."""
         reference = message.reference
-        if reference is None or reference.message_id is None:
-            return None
-        replied = reference.resolved
-        if not isinstance(replied, discord.Message):
+        if reference is not None and reference.message_id is not None:
+            replied = reference.resolved
+            if not isinstance(replied, discord.Message):
+                try:
+                    replied = await message.channel.fetch_message(reference.message_id)
+                except discord.HTTPException:
+                    return None
+            return self._question_of(replied)
+        if isinstance(message.channel, discord.Thread):
             try:
-                replied = await message.channel.fetch_message(reference.message_id)
+                async for earlier in message.channel.history(limit=THREAD_HISTORY, before=message):
+                    question = self._question_of(earlier)
+                    if question is not None:
+                        return question
             except discord.HTTPException:
                 return None
-        if self.bot.user is None or replied.author.id != self.bot.user.id or not replied.embeds:
+        return None
+
+    def _question_of(self, message: discord.Message) -> str | None:
+        """The question of one of the bot's answers (None for any other message)."""
+        me = self.bot.user
+        if me is None or message.author.id != me.id or not message.embeds:
             return None
-        return replied.embeds[0].title
+        return message.embeds[0].title
+
+
+def _can_hold_threads(channel: object) -> bool:
+    """Whether a thread can be opened on a message of this channel (a text channel)."""
+    return isinstance(channel, discord.TextChannel)
