@@ -210,9 +210,10 @@ class Settings(BaseSettings):
         )
 
 
-# View Channels, Send Messages, Send Messages in Threads, Embed Links, Read Message History:
-# what answering /ask and mentions needs. Slash commands need no channel permission.
-INVITE_PERMISSIONS = (1 << 10) | (1 << 11) | (1 << 38) | (1 << 14) | (1 << 16)
+# View Channels, Send Messages, Send Messages in Threads, Create Public Threads, Embed Links,
+# Read Message History: what answering /ask, mentions and threads needs. Slash commands need
+# no channel permission.
+INVITE_PERMISSIONS = (1 << 10) | (1 << 11) | (1 << 38) | (1 << 35) | (1 << 14) | (1 << 16)
 INVITE_SCOPES = ("bot", "applications.commands")
 
 

@@ -103,6 +103,7 @@ def test_invite_asks_for_the_minimal_permissions() -> None:
         view_channel=True,
         send_messages=True,
         send_messages_in_threads=True,
+        create_public_threads=True,
         embed_links=True,
         read_message_history=True,
     )
