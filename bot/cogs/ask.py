@@ -134,8 +134,11 @@ class Ask(commands.Cog):
             if mode is None and listed:  # mentions are answered in the listed channels only
                 return None
             threads = await self._threads(scope)
-            opens = thread is None and threads != "off" and _can_hold_threads(channel)
+            wanted = threads != "off" or mode == "auto"
+            opens = thread is None and wanted and _can_hold_threads(channel)
             return Route(text, in_thread=opens, auto=False)
+        if thread is not None and message.id == thread.id and not looks_like_question(text):
+            text = thread.name  # a forum post: its title may be the question
         if not self.bot.reads_messages or not looks_like_question(text):
             return None
         if mode == "auto":  # a message in an auto channel, or in a post or thread of one
