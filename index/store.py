@@ -334,8 +334,10 @@ class Store:
             )
         if isinstance(error, sqlite3.OperationalError):  # disk full, I/O error, permissions
             return StoreError(f"cannot use the database {self.path}: {error}")
+        detail = " ".join(str(error).split())  # SQLite's report may run over several lines
+        detail = detail if len(detail) <= 300 else detail[:299] + "…"
         return StoreError(
-            f"the database {self.path} is damaged ({error}). citebot leaves it as it is: "
+            f"the database {self.path} is damaged ({detail}). citebot leaves it as it is: "
             "restore a copy made with `citebot backup` or `citebot export`, or move it away "
             "to start empty"
         )

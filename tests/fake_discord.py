@@ -23,6 +23,20 @@ What the fake keeps true because the bot relies on it in production:
 - What the Discord client itself would not let a member send (unknown command, missing required or
   out-of-range option, a command hidden by ``default_member_permissions``, a disabled button)
   raises :class:`RejectedByClient`; ``validate=False`` sends it anyway (to test the bot's checks).
+- Threads and forums (``add_channel(..., type=GUILD_FORUM)``, :meth:`FakeDiscord.forum_post`):
+  a thread is a channel of its guild (``guild.channels``, ``guild.threads``) with a parent, an
+  owner and a message count (the starter message and deleted ones not counted). A thread started
+  from a message has the message's id, and the message then carries ``thread`` and HAS_THREAD; a
+  forum post is a thread whose starter message has the thread's id and is inside it. A second
+  thread on a message is refused (400, 160004), so is a thread from a message in a thread or a
+  forum (400, 50024), from an unknown message (404, 10008), or a name not 1..100 characters (400,
+  Invalid Form Body). A new thread reaches the bot as THREAD_CREATE (``newly_created``, needs
+  GUILDS) before the REST reply or the post's MESSAGE_CREATE; GUILD_CREATE lists active threads.
+  Without a ``type``, ``POST /channels/{id}/threads`` makes a private thread, as Discord does.
+- The bot's server-wide permissions are checked: sending needs VIEW_CHANNEL and SEND_MESSAGES, or
+  SEND_MESSAGES_IN_THREADS in a thread (403, 50013); starting a thread needs CREATE_PUBLIC_THREADS
+  (CREATE_PRIVATE_THREADS for a private one); a forum post needs SEND_MESSAGES; nothing is sent to
+  a forum itself (400, 50008). :data:`BOT_PERMISSIONS` grants all but private threads.
 
 discord.py details this relies on (checked against discord.py 2.7):
 
@@ -73,8 +87,16 @@ INTENT_GUILD_MESSAGES = 1 << 9
 INTENT_DIRECT_MESSAGES = 1 << 12
 INTENT_MESSAGE_CONTENT = 1 << 15
 
+# Channel types the fake models.
+GUILD_TEXT, DM, GUILD_FORUM = 0, 1, 15
+ANNOUNCEMENT_THREAD, PUBLIC_THREAD, PRIVATE_THREAD = 10, 11, 12
+THREAD_TYPES = (ANNOUNCEMENT_THREAD, PUBLIC_THREAD, PRIVATE_THREAD)
+#: Minutes of inactivity after which Discord hides a thread (``auto_archive_duration``).
+ARCHIVE_DURATIONS = (60, 1440, 4320, 10080)
+
 # Message flags.
 SUPPRESS_EMBEDS = 1 << 2
+HAS_THREAD = 1 << 5
 EPHEMERAL = 1 << 6
 LOADING = 1 << 7
 SUPPRESS_NOTIFICATIONS = 1 << 12
@@ -135,6 +157,7 @@ BOT_PERMISSIONS: int = _P(
     view_channel=True,
     send_messages=True,
     send_messages_in_threads=True,
+    create_public_threads=True,
     embed_links=True,
     attach_files=True,
     add_reactions=True,
@@ -147,6 +170,9 @@ MANAGE_GUILD: int = _P(manage_guild=True).value
 _ADMINISTRATOR = _P(administrator=True).value
 _SEND_MESSAGES = _P(send_messages=True).value
 _VIEW_CHANNEL = _P(view_channel=True).value
+_SEND_MESSAGES_IN_THREADS = _P(send_messages_in_threads=True).value
+_CREATE_PUBLIC_THREADS = _P(create_public_threads=True).value
+_CREATE_PRIVATE_THREADS = _P(create_private_threads=True).value
 
 _NAME_RE = re.compile(r"^[-_\w]{1,32}$")
 _USER_MENTION_RE = re.compile(r"<@!?(\d+)>")
@@ -231,24 +257,89 @@ class Role:
 
 @dataclass
 class Channel:
+    """A text channel, a DM, a forum, or a thread (a thread lives in its guild's ``channels``)."""
+
     id: int
     guild_id: int | None
     name: str
-    type: int = 0  # 0 guild text, 1 DM
+    type: int = GUILD_TEXT  # 0 guild text, 1 DM, 15 forum, 11 public thread, 12 private thread
     position: int = 0
     topic: str | None = None
     recipient: JSON | None = None
+    last_message_id: int | None = None
+    rate_limit_per_user: int = 0
+    # Threads only ---------------------------------------------------------------------------
+    parent_id: int | None = None
+    owner_id: int | None = None
+    message_count: int = 0
+    """Messages in the thread, not counting the starter message or deleted ones (as Discord)."""
+    total_message_sent: int = 0
+    members: dict[int, str] = field(default_factory=dict)
+    """Who joined the thread (user id -> join timestamp): its owner and whoever posted in it."""
+    auto_archive_duration: int = 1440
+    archived: bool = False
+    locked: bool = False
+    archive_timestamp: str | None = None
+    create_timestamp: str | None = None
+    applied_tags: list[int] | None = None  # forum posts carry a list (empty: no tags)
+
+    @property
+    def is_thread(self) -> bool:
+        return self.type in THREAD_TYPES
+
+    @property
+    def is_forum(self) -> bool:
+        return self.type == GUILD_FORUM
+
+    def member_payload(self, user_id: int) -> JSON:
+        """The thread member object of ``user_id`` (who must have joined)."""
+        return {
+            "id": str(self.id),
+            "user_id": str(user_id),
+            "join_timestamp": self.members[user_id],
+            "flags": 0,
+        }
 
     def payload(self) -> JSON:
-        if self.type == 1:
+        last = str(self.last_message_id) if self.last_message_id else None
+        if self.type == DM:
             return {
                 "id": str(self.id),
-                "type": 1,
-                "last_message_id": None,
+                "type": DM,
+                "last_message_id": last,
                 "recipients": [self.recipient] if self.recipient else [],
                 "flags": 0,
             }
-        return {
+        if self.is_thread:
+            metadata: JSON = {
+                "archived": self.archived,
+                "auto_archive_duration": self.auto_archive_duration,
+                "archive_timestamp": self.archive_timestamp,
+                "locked": self.locked,
+            }
+            if self.create_timestamp is not None:  # threads made since 2022-01-09 have one
+                metadata["create_timestamp"] = self.create_timestamp
+            if self.type == PRIVATE_THREAD:
+                metadata["invitable"] = True
+            out: JSON = {
+                "id": str(self.id),
+                "type": self.type,
+                "guild_id": str(self.guild_id),
+                "parent_id": str(self.parent_id),
+                "owner_id": str(self.owner_id),
+                "name": self.name,
+                "last_message_id": last,
+                "rate_limit_per_user": self.rate_limit_per_user,
+                "flags": 0,
+                "thread_metadata": metadata,
+                "message_count": self.message_count,
+                "member_count": len(self.members),
+                "total_message_sent": self.total_message_sent,
+            }
+            if self.applied_tags is not None:
+                out["applied_tags"] = [str(t) for t in self.applied_tags]
+            return out
+        out = {
             "id": str(self.id),
             "type": self.type,
             "guild_id": str(self.guild_id),
@@ -258,10 +349,20 @@ class Channel:
             "parent_id": None,
             "topic": self.topic,
             "nsfw": False,
-            "rate_limit_per_user": 0,
-            "last_message_id": None,
+            "rate_limit_per_user": self.rate_limit_per_user,
+            "last_message_id": last,
             "flags": 0,
         }
+        if self.is_forum:
+            out |= {
+                "default_auto_archive_duration": 1440,
+                "default_thread_rate_limit_per_user": 0,
+                "available_tags": [],
+                "default_reaction_emoji": None,
+                "default_sort_order": None,
+                "default_forum_layout": 0,
+            }
+        return out
 
 
 @dataclass
@@ -288,7 +389,12 @@ class Guild:
     @property
     def channel_id(self) -> int:
         """The first text channel: where the helpers act by default."""
-        return next(c.id for c in self.channels.values() if c.type == 0)
+        return next(c.id for c in self.channels.values() if c.type == GUILD_TEXT)
+
+    @property
+    def threads(self) -> dict[int, Channel]:
+        """The guild's threads (they are in ``channels`` too), by id."""
+        return {c.id: c for c in self.channels.values() if c.is_thread}
 
     def permissions_of(self, user_id: int) -> int:
         """Server-wide permissions as Discord computes them (no channel overwrites here)."""
@@ -324,6 +430,8 @@ class FakeMessage:
     webhook_id: int | None = None
     application_id: int | None = None
     reactions: list[str] = field(default_factory=list)
+    thread: Channel | None = None
+    """The thread started from this message (its id is the message's)."""
     pings: set[str] = field(default_factory=set)
     """Who would be notified: ``"user:<id>"``, ``"role:<id>"``, ``"everyone"``."""
     history: list[JSON] = field(default_factory=list)
@@ -437,6 +545,8 @@ class FakeMessage:
             out["application_id"] = str(self.application_id)
         if self.interaction_metadata is not None:
             out["interaction_metadata"] = self.interaction_metadata
+        if self.thread is not None:
+            out["thread"] = self.thread.payload()
         if self.referenced is not None:
             ref: JSON = {
                 "type": 0,
@@ -830,6 +940,7 @@ class FakeDiscord:
             "bot": bot,
             "public_flags": 0,
             "flags": 0,
+            "primary_guild": None,
         }
         if bot:
             user |= {"verified": True, "mfa_enabled": False, "locale": "en-US"}
@@ -873,9 +984,30 @@ class FakeDiscord:
         return guild
 
     def add_channel(
-        self, guild_id: int, name: str, *, channel_id: int | None = None, position: int = 0
+        self,
+        guild_id: int,
+        name: str,
+        *,
+        channel_id: int | None = None,
+        position: int = 0,
+        type: int = GUILD_TEXT,
+        topic: str | None = None,
     ) -> Channel:
-        channel = Channel(channel_id or self.snowflake(), guild_id, name, position=position)
+        """A text channel (``type=0``) or a forum (``type=GUILD_FORUM``, 15) in the guild.
+
+        Add it before the bot connects: it arrives in GUILD_CREATE. Threads come from the bot
+        (``create_thread``) or from members (:meth:`forum_post`).
+        """
+        if type not in (GUILD_TEXT, GUILD_FORUM):
+            raise ValueError(f"add_channel makes text channels (0) and forums (15), not {type}")
+        channel = Channel(
+            channel_id or self.snowflake(),
+            guild_id,
+            name,
+            type=type,
+            position=position,
+            topic=topic,
+        )
         self.guilds[guild_id].channels[channel.id] = channel
         return channel
 
@@ -1115,17 +1247,107 @@ class FakeDiscord:
 
         Replying (``reference``) to someone mentions them unless ``mention_reply=False``. The
         returned message says whether the bot received it (``delivered``) and why not.
+        ``channel_id`` may be a thread's: the member posts inside it (and joins it).
         """
         self._require_connection()
         guild = None if dm else self._guild(guild_id)
         author_id = self._actor(guild, author_id)
         channel = self._channel(guild, channel_id, author_id)
+        if channel.is_forum:
+            raise RejectedByClient(
+                f"channel {channel.id} is a forum: members post there with forum_post(...)"
+            )
         referenced = self.messages[reference] if isinstance(reference, int) else reference
+        msg = self._member_message(
+            guild,
+            channel,
+            author_id,
+            content,
+            message_id=self.snowflake(),
+            referenced=referenced,
+            mention_reply=mention_reply,
+            mentions=mentions,
+            attachments=attachments,
+        )
+        if channel.is_thread:
+            self._count_message(channel, author_id, msg.id)
+        else:
+            channel.last_message_id = msg.id
+        await self._deliver(msg, guild)
+        return msg
+
+    async def forum_post(
+        self,
+        title: str,
+        content: str,
+        *,
+        channel_id: int | None = None,
+        guild_id: int | None = None,
+        author_id: int | None = None,
+        mentions: Iterable[int] = (),
+        attachments: Sequence[Upload] = (),
+    ) -> FakeMessage:
+        """A member opens a post in a forum: a thread named ``title`` and its starter message.
+
+        ``channel_id`` is the forum's (default: the guild's first forum). As on Discord, the
+        thread (type 11, owned by the author, a fresh id) is the post, and its starter message has
+        the thread's id and is in the thread (``channel_id`` == the thread's id). The bot gets
+        THREAD_CREATE (with the GUILDS intent) then MESSAGE_CREATE (with the same intent rules as
+        :meth:`message`). Returns the starter message; the thread is
+        ``fake.guilds[g].channels[message.channel_id]`` (also in ``guild.threads``).
+        """
+        self._require_connection()
+        guild = self._guild(guild_id)
+        author_id = self._actor(guild, author_id)
+        if channel_id is None:
+            forums = [c.id for c in guild.channels.values() if c.is_forum]
+            if not forums:
+                raise ValueError(f"guild {guild.id} has no forum: add_channel(..., type=15)")
+            channel_id = forums[0]
+        forum = self._channel(guild, channel_id, author_id)
+        if not forum.is_forum:
+            raise ValueError(f"channel {forum.id} is not a forum (type {forum.type})")
+        if not 1 <= len(title) <= 100:
+            raise RejectedByClient("a post's title takes 1..100 characters")
+        if not content and not attachments:
+            raise RejectedByClient("a post needs a message (content or a file)")
+        thread = self._new_thread(
+            guild, forum, title, owner_id=author_id, thread_id=self.snowflake()
+        )
+        thread.applied_tags = []
+        thread.last_message_id = forum.last_message_id = thread.id
+        msg = self._member_message(
+            guild,
+            thread,
+            author_id,
+            content,
+            message_id=thread.id,
+            mentions=mentions,
+            attachments=attachments,
+        )
+        await self._announce_thread(thread)
+        await self._deliver(msg, guild)
+        return msg
+
+    def _member_message(
+        self,
+        guild: Guild | None,
+        channel: Channel,
+        author_id: int,
+        content: str,
+        *,
+        message_id: int,
+        referenced: FakeMessage | None = None,
+        mention_reply: bool = True,
+        mentions: Iterable[int] = (),
+        attachments: Sequence[Upload] = (),
+    ) -> FakeMessage:
+        """A member's message, stored (not delivered yet)."""
         mentioned = [int(m) for m in _USER_MENTION_RE.findall(content)] + list(mentions)
         if referenced is not None and mention_reply:
             mentioned.append(referenced.author_id)
         msg = FakeMessage(
-            id=self.snowflake(),
+            id=message_id,
             channel_id=channel.id,
             guild_id=guild.id if guild else None,
             author=self.user(author_id),
@@ -1141,19 +1363,69 @@ class FakeDiscord:
         msg.pings = {f"user:{u}" for u in dict.fromkeys(mentioned)}
         msg.changed_at = msg.created_at
         self.messages[msg.id] = msg
+        return msg
+
+    async def _deliver(self, msg: FakeMessage, guild: Guild | None) -> None:
+        """MESSAGE_CREATE for a member's message, as the bot's intents let it through."""
         needed = INTENT_GUILD_MESSAGES if guild else INTENT_DIRECT_MESSAGES
         if not self.intents & needed:
             intent = "GUILD_MESSAGES" if guild else "DIRECT_MESSAGES"
             msg.delivered = False
             msg.undelivered_reason = f"the bot did not identify with the {intent} intent"
-            return msg
+            return
         payload = msg.payload()
         addressed = self.bot_user_id in [int(m["id"]) for m in msg.mentions]
         if not self.intents & INTENT_MESSAGE_CONTENT and guild and not addressed:
             # Without MESSAGE_CONTENT, Discord blanks what the bot was not addressed in.
             payload |= {"content": "", "embeds": [], "attachments": [], "components": []}
         await self._dispatch("MESSAGE_CREATE", payload)
-        return msg
+
+    # Threads --------------------------------------------------------------------------------
+
+    def _new_thread(
+        self,
+        guild: Guild,
+        parent: Channel,
+        name: str,
+        *,
+        owner_id: int,
+        thread_id: int,
+        kind: int = PUBLIC_THREAD,
+        auto_archive_duration: int | None = None,
+        rate_limit_per_user: int | None = None,
+    ) -> Channel:
+        """A new, active thread in ``parent``, its owner its first member."""
+        now = dt.datetime.now(dt.UTC).isoformat()
+        thread = Channel(
+            thread_id,
+            guild.id,
+            name,
+            type=kind,
+            parent_id=parent.id,
+            owner_id=owner_id,
+            auto_archive_duration=auto_archive_duration or 1440,
+            archive_timestamp=now,
+            create_timestamp=now,
+            rate_limit_per_user=rate_limit_per_user or 0,
+        )
+        thread.members[owner_id] = now
+        guild.channels[thread.id] = thread
+        return thread
+
+    def _count_message(self, thread: Channel, author_id: int, message_id: int) -> None:
+        """A message was posted in ``thread``: counts, last message, the author joins."""
+        thread.message_count += 1
+        thread.total_message_sent += 1
+        thread.last_message_id = message_id
+        thread.members.setdefault(author_id, dt.datetime.now(dt.UTC).isoformat())
+
+    async def _announce_thread(self, thread: Channel) -> None:
+        """THREAD_CREATE (``newly_created``), sent to a connected bot with the GUILDS intent."""
+        if not self.connected or not self.intents & INTENT_GUILDS:
+            return
+        await self._dispatch(
+            "THREAD_CREATE", self._thread_payload(thread) | {"newly_created": True}
+        )
 
     # Reading what the bot did ---------------------------------------------------------------
 
@@ -1560,6 +1832,8 @@ class FakeDiscord:
     ) -> Interaction:
         self._require_connection()
         channel = self._channel(guild, channel_id, user_id)
+        if channel.is_forum:
+            raise RejectedByClient(f"channel {channel.id} is a forum: it has no message box")
         interaction_id = self.snowflake()
         payload: JSON = {
             "id": str(interaction_id),
@@ -1734,13 +2008,20 @@ class FakeDiscord:
             "member_count": len(guild.members),
             "voice_states": [],
             "members": members,
-            "channels": [c.payload() for c in guild.channels.values()],
-            "threads": [],
+            "channels": [c.payload() for c in guild.channels.values() if not c.is_thread],
+            "threads": [self._thread_payload(t) for t in guild.threads.values() if not t.archived],
             "presences": [],
             "stage_instances": [],
             "guild_scheduled_events": [],
             "soundboard_sounds": [],
         }
+
+    def _thread_payload(self, thread: Channel) -> JSON:
+        """A thread as GUILD_CREATE lists it: with the bot's membership when it joined."""
+        out = thread.payload()
+        if self.bot_user_id in thread.members:
+            out["member"] = thread.member_payload(self.bot_user_id)
+        return out
 
     async def _members_chunk(self, data: JSON) -> None:
         guild = self.guilds.get(int(data["guild_id"]))
@@ -1782,6 +2063,8 @@ class FakeDiscord:
             ("POST", hook, self._followup),
             ("GET|PATCH|DELETE", hook + r"/messages/(?P<message_id>@original|\d+)", self._hooked),
             ("POST", chan + r"/messages", self._create_message),
+            ("POST", chan + r"/messages/(?P<message_id>\d+)/threads", self._thread_from_message),
+            ("POST", chan + r"/threads", self._create_thread),
             ("GET", chan + r"/messages", self._history),
             ("GET|PATCH|DELETE", chan + r"/messages/(?P<message_id>\d+)", self._channel_message),
             (
@@ -2043,6 +2326,9 @@ class FakeDiscord:
         self._apply(msg, body, files)
         msg.changed_at = msg.created_at
         self.messages[msg.id] = msg
+        _, channel = self._find_channel(msg.channel_id)
+        if channel is not None and channel.is_thread and not msg.ephemeral:
+            self._count_message(channel, self.bot_user_id, msg.id)
         return msg
 
     def _apply(self, msg: FakeMessage, body: JSON, files: list[Upload]) -> None:
@@ -2053,7 +2339,7 @@ class FakeDiscord:
             if key in body:
                 setattr(msg, key, copy.deepcopy(body[key] or []))
         if body.get("flags") is not None:
-            keep = msg.flags & (EPHEMERAL | LOADING)
+            keep = msg.flags & (EPHEMERAL | LOADING | HAS_THREAD)
             msg.flags = keep | (int(body["flags"]) & (SUPPRESS_EMBEDS | IS_COMPONENTS_V2))
         by_index = dict(enumerate(files))
         if "attachments" in body:
@@ -2153,8 +2439,7 @@ class FakeDiscord:
         if req.method == "GET":
             return self._reply(req, msg.payload())
         if req.method == "DELETE":
-            msg.deleted = True
-            msg.changed_at = _now()
+            self._delete(msg)
             return self._reply(req, None, 204)
         body: JSON = req.body or {}
         problems = _message_problems(body, len(req.files), partial=True)
@@ -2162,6 +2447,15 @@ class FakeDiscord:
             return self._invalid(req, problems)
         self._edit(msg, body, req.files)
         return self._reply(req, msg.payload())
+
+    def _delete(self, msg: FakeMessage) -> None:
+        msg.deleted = True
+        msg.changed_at = _now()
+        _, channel = self._find_channel(msg.channel_id)
+        counted = channel is not None and channel.is_thread and msg.id != channel.id
+        if counted and not msg.ephemeral:  # a thread's starter message was never counted
+            assert channel is not None
+            channel.message_count -= 1
 
     # REST: channels -------------------------------------------------------------------------
 
@@ -2172,14 +2466,20 @@ class FakeDiscord:
         dm = next((c for c in self.dm_channels.values() if c.id == channel_id), None)
         return None, dm
 
+    def _bot_lacks(self, guild: Guild | None, needed: int) -> bool:
+        """The bot's server-wide permissions miss something of ``needed``."""
+        return guild is not None and guild.permissions_of(self.bot_user_id) & needed != needed
+
     async def _create_message(self, req: Request, g: dict[str, str]) -> web.Response:
         guild, channel = self._find_channel(int(g["channel_id"]))
         if channel is None:
             return self._fail(req, 404, 10003, "Unknown Channel")
-        if guild is not None:
-            perms = guild.permissions_of(self.bot_user_id)
-            if perms & (_VIEW_CHANNEL | _SEND_MESSAGES) != _VIEW_CHANNEL | _SEND_MESSAGES:
-                return self._fail(req, 403, 50013, "Missing Permissions")
+        if channel.is_forum:
+            return self._fail(req, 400, 50008, "Cannot send messages in a non-text channel")
+        # In a thread, SEND_MESSAGES_IN_THREADS replaces SEND_MESSAGES.
+        send = _SEND_MESSAGES_IN_THREADS if channel.is_thread else _SEND_MESSAGES
+        if self._bot_lacks(guild, _VIEW_CHANNEL | send):
+            return self._fail(req, 403, 50013, "Missing Permissions")
         body: JSON = req.body or {}
         problems = _message_problems(body, len(req.files), partial=False)
         ref = body.get("message_reference")
@@ -2201,13 +2501,155 @@ class FakeDiscord:
         self._apply(msg, body, req.files)
         msg.changed_at = msg.created_at
         self.messages[msg.id] = msg
+        if channel.is_thread:
+            self._count_message(channel, self.bot_user_id, msg.id)
+        else:
+            channel.last_message_id = msg.id
         req.kind, req.message = "message", msg
         return self._reply(req, msg.payload())
 
     async def _history(self, req: Request, g: dict[str, str]) -> web.Response:
+        """Newest first, ``limit`` of them: before, after or around a message id (Discord's)."""
+        _, channel = self._find_channel(int(g["channel_id"]))
+        if channel is None:
+            return self._fail(req, 404, 10003, "Unknown Channel")
         limit = int(req.query.get("limit", 50))
-        found = self.channel_messages(int(g["channel_id"]))
-        return self._reply(req, [m.payload() for m in reversed(found)][:limit])
+        found = sorted(self.channel_messages(channel.id), key=lambda m: m.id)
+        if "before" in req.query:
+            found = [m for m in found if m.id < int(req.query["before"])][-limit:]
+        elif "after" in req.query:
+            found = [m for m in found if m.id > int(req.query["after"])][:limit]
+        elif "around" in req.query:
+            middle = sum(m.id < int(req.query["around"]) for m in found)
+            start = max(0, middle - limit // 2)
+            found = found[start : start + limit]
+        else:
+            found = found[-limit:]
+        return self._reply(req, [m.payload() for m in reversed(found)])
+
+    def _thread_problems(self, body: JSON) -> dict[str, str]:
+        problems: dict[str, str] = {}
+        if not 1 <= len(str(body.get("name") or "")) <= 100:
+            problems["name"] = "Must be between 1 and 100 in length."
+        duration = body.get("auto_archive_duration")
+        if duration is not None and duration not in ARCHIVE_DURATIONS:
+            problems["auto_archive_duration"] = f"Value must be one of {ARCHIVE_DURATIONS}."
+        slowmode = body.get("rate_limit_per_user")
+        if slowmode is not None and not 0 <= int(slowmode) <= 21600:
+            problems["rate_limit_per_user"] = "Must be between 0 and 21600."
+        return problems
+
+    async def _thread_from_message(self, req: Request, g: dict[str, str]) -> web.Response:
+        """Start a public thread from a message: the thread's id is the message's."""
+        body: JSON = req.body if isinstance(req.body, dict) else {}
+        problems = self._thread_problems(body)
+        if problems:
+            return self._invalid(req, problems)
+        guild, channel = self._find_channel(int(g["channel_id"]))
+        if channel is None:
+            return self._fail(req, 404, 10003, "Unknown Channel")
+        if guild is None:
+            return self._fail(req, 400, 50003, "Cannot execute action on a DM channel")
+        if channel.type != GUILD_TEXT:  # a thread, a forum
+            return self._fail(req, 400, 50024, "Cannot execute action on this channel type")
+        msg = self.messages.get(int(g["message_id"]))
+        if msg is None or msg.deleted or msg.ephemeral or msg.channel_id != channel.id:
+            return self._fail(req, 404, 10008, "Unknown Message")
+        if self._bot_lacks(guild, _VIEW_CHANNEL | _CREATE_PUBLIC_THREADS):
+            return self._fail(req, 403, 50013, "Missing Permissions")
+        if msg.thread is not None:
+            return self._fail(
+                req, 400, 160004, "A thread has already been created for this message"
+            )
+        thread = self._new_thread(
+            guild,
+            channel,
+            body["name"],
+            owner_id=self.bot_user_id,
+            thread_id=msg.id,
+            auto_archive_duration=body.get("auto_archive_duration"),
+            rate_limit_per_user=body.get("rate_limit_per_user"),
+        )
+        msg.thread = thread
+        msg.flags |= HAS_THREAD
+        await self._announce_thread(thread)
+        req.kind = "thread"
+        return self._reply(req, thread.payload(), 201)
+
+    async def _create_thread(self, req: Request, g: dict[str, str]) -> web.Response:
+        """A thread without a starter message (text channel) or a post (forum: thread+message)."""
+        body: JSON = req.body if isinstance(req.body, dict) else {}
+        guild, channel = self._find_channel(int(g["channel_id"]))
+        if channel is None:
+            return self._fail(req, 404, 10003, "Unknown Channel")
+        problems = self._thread_problems(body)
+        if channel.is_forum:
+            first = body.get("message")
+            if not isinstance(first, dict):
+                problems["message"] = "This field is required"
+            else:
+                found = _message_problems(first, len(req.files), partial=False)
+                problems |= {f"message.{k}": v for k, v in found.items()}
+        if problems:
+            return self._invalid(req, problems)
+        if guild is None:
+            return self._fail(req, 400, 50003, "Cannot execute action on a DM channel")
+        if channel.is_forum:
+            return await self._forum_post_by_bot(req, guild, channel, body)
+        if channel.type != GUILD_TEXT:
+            return self._fail(req, 400, 50024, "Cannot execute action on this channel type")
+        # Discord's default is a private thread (as when threads were first documented).
+        kind = body.get("type") or PRIVATE_THREAD
+        if kind not in (PUBLIC_THREAD, PRIVATE_THREAD):  # announcement threads: news channels
+            return self._fail(req, 400, 50024, "Cannot execute action on this channel type")
+        create = _CREATE_PUBLIC_THREADS if kind == PUBLIC_THREAD else _CREATE_PRIVATE_THREADS
+        if self._bot_lacks(guild, _VIEW_CHANNEL | create):
+            return self._fail(req, 403, 50013, "Missing Permissions")
+        thread = self._new_thread(
+            guild,
+            channel,
+            body["name"],
+            owner_id=self.bot_user_id,
+            thread_id=self.snowflake(),
+            kind=kind,
+            auto_archive_duration=body.get("auto_archive_duration"),
+            rate_limit_per_user=body.get("rate_limit_per_user"),
+        )
+        await self._announce_thread(thread)
+        req.kind = "thread"
+        return self._reply(req, thread.payload(), 201)
+
+    async def _forum_post_by_bot(
+        self, req: Request, guild: Guild, forum: Channel, body: JSON
+    ) -> web.Response:
+        if self._bot_lacks(guild, _VIEW_CHANNEL | _SEND_MESSAGES):
+            return self._fail(req, 403, 50013, "Missing Permissions")
+        thread = self._new_thread(
+            guild,
+            forum,
+            body["name"],
+            owner_id=self.bot_user_id,
+            thread_id=self.snowflake(),
+            auto_archive_duration=body.get("auto_archive_duration"),
+            rate_limit_per_user=body.get("rate_limit_per_user"),
+        )
+        thread.applied_tags = [int(t) for t in body.get("applied_tags") or []]
+        first: JSON = body["message"]
+        starter = FakeMessage(
+            id=thread.id,
+            channel_id=thread.id,
+            guild_id=guild.id,
+            author=self.bot_user,
+            flags=int(first.get("flags") or 0) & (SUPPRESS_EMBEDS | SUPPRESS_NOTIFICATIONS),
+            created_at=_now(),
+        )
+        self._apply(starter, first, req.files)
+        starter.changed_at = starter.created_at
+        self.messages[starter.id] = starter
+        thread.last_message_id = forum.last_message_id = starter.id
+        await self._announce_thread(thread)
+        req.kind, req.message = "thread", starter
+        return self._reply(req, thread.payload() | {"message": starter.payload()}, 201)
 
     async def _channel_message(self, req: Request, g: dict[str, str]) -> web.Response:
         msg = self.messages.get(int(g["message_id"]))
@@ -2219,8 +2661,7 @@ class FakeDiscord:
         if msg.author_id != self.bot_user_id:
             return self._fail(req, 403, 50005, "Cannot edit a message authored by another user")
         if req.method == "DELETE":
-            msg.deleted = True
-            msg.changed_at = _now()
+            self._delete(msg)
             return self._reply(req, None, 204)
         body: JSON = req.body or {}
         problems = _message_problems(body, len(req.files), partial=True)
