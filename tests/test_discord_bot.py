@@ -255,6 +255,8 @@ async def test_mention_is_answered_and_a_reply_follows_up(
     follow = await fake.message(f"{fake.bot_mention} how many countries?", reference=reply.id)
     second = await fake.wait_reply(follow)
     assert "eleven countries" in second.text
+    # a mention is a question, not a prefix command: nothing logs CommandNotFound
+    assert not [line for line in fake.logged if "CommandNotFound" in line]
 
 
 async def test_channels_limit_where_mentions_are_answered(
