@@ -9,7 +9,7 @@ import logging
 
 import discord
 from discord import app_commands
-from discord.ext import commands
+from discord.ext import commands, tasks
 
 from bot.config import Settings
 from bot.limits import Limits, SlowDown
@@ -116,6 +116,7 @@ class CitebotBot(commands.Bot):
 
         if not self.reads_messages:
             log.info("%s", INTENT_HELP)
+        self.forget_old_answers.start()
         self.add_dynamic_items(VoteButton, WrongQuoteButton)
         await self.add_cog(Ask(self, self.service))
         await self.add_cog(Articles(self, self.service, self.settings))
@@ -133,6 +134,18 @@ class CitebotBot(commands.Bot):
                 await asyncio.to_thread(warm_up)
             except CitebotError as error:  # asking will report it to the member
                 log.error("%s", error)
+
+    @tasks.loop(hours=24)
+    async def forget_old_answers(self) -> None:
+        """Daily: forget kept answers nobody voted on once they are 30 days old."""
+        forgotten = await asyncio.to_thread(self.service.store.forget_old_answers)
+        if forgotten:
+            log.info("forgot %d answers older than 30 days that nobody voted on", forgotten)
+
+    async def close(self) -> None:
+        """Stop the daily task, then disconnect."""
+        self.forget_old_answers.cancel()
+        await super().close()
 
     def command_fingerprint(self) -> str:
         """A hash of the command set as Discord sees it."""

@@ -43,7 +43,7 @@ from index.models import (
 )
 from index.rerank import Reranker
 from index.retrieval import RetrievalSettings, Retriever
-from index.store import NewArticle, Store
+from index.store import NewArticle, Store, normalized_time
 from index.text import clean, clean_question, is_text, normalize_for_hash, split_sentences
 from index.vectors import VectorIndex, index_path, remove_stale_temporaries
 
@@ -101,6 +101,7 @@ class _Prepared:
             added_at=self.added_at,
             site=self.source.site,
             canonical_url=self.source.canonical_url,
+            published_at=normalized_time(self.source.published) or None,
         )
 
 

@@ -29,6 +29,7 @@ from typing import Any, NamedTuple
 import numpy as np
 import numpy.typing as npt
 
+from index.dates import parse_published
 from index.errors import InvalidInput, NotFoundError, StoreError
 from index.files import partial_for, publish_new
 from index.models import Article, ChunkSpan, SentenceSpan
@@ -138,6 +139,12 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (answer_id, user_id)
     );
     """,
+    # 6: the publication time normalized to UTC (ISO 8601; '' when unreadable), so that
+    # questions can be limited to a time window. Filled in from `published` at open.
+    """
+    ALTER TABLE articles ADD COLUMN published_at TEXT;
+    CREATE INDEX articles_published_at ON articles (scope, published_at);
+    """,
 )
 
 CHANNEL_MODES = ("off", "mention", "auto")
@@ -146,6 +153,12 @@ ANSWERS_KEPT_DAYS = 30  # answers nobody voted on are forgotten after this
 
 
 QUICK_CHECK_UP_TO = 256 << 20  # bytes (0.25 s to check); larger: at bot start, `citebot check`
+
+
+def normalized_time(published: str | None) -> str:
+    """A stored publication time as ISO 8601 UTC, or '' when there is none to read."""
+    moment = parse_published(published)
+    return moment.isoformat() if moment else ""
 
 
 def utc_now() -> str:
@@ -172,6 +185,7 @@ class NewArticle:
     added_at: str | None = None  # None: now
     site: str | None = None
     canonical_url: str | None = None
+    published_at: str | None = None  # ISO 8601 UTC; None: unknown
 
 
 @dataclass(frozen=True, slots=True)
@@ -399,6 +413,51 @@ class Store:
         for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
             log.info("migrating %s to schema %d", self.path, number)
             self._db.executescript(f"BEGIN; {script}; PRAGMA user_version = {number}; COMMIT;")
+        self._fill_published_at()
+
+    def _fill_published_at(self) -> None:
+        """Normalize the publication time of articles stored before schema 6."""
+        rows = self._db.execute(
+            "SELECT pk, published FROM articles WHERE published_at IS NULL"
+        ).fetchall()
+        if not rows:
+            return
+        with self.transaction() as db:
+            db.executemany(
+                "UPDATE articles SET published_at = ? WHERE pk = ?",
+                [(normalized_time(published), pk) for pk, published in rows],
+            )
+
+    # -- time windows ---------------------------------------------------------------------
+
+    def articles_published(
+        self, scope: str, since: str | None, until: str | None
+    ) -> tuple[list[int], int]:
+        """Articles published in ``[since, until)`` (ISO UTC), and how many are undated."""
+        rows = self._query(
+            "SELECT pk FROM articles WHERE scope = ? AND published_at != '' "
+            "AND published_at >= ? AND published_at < ?",
+            (scope, since or "", until or "9999"),
+        )
+        (undated,) = self._query(
+            "SELECT count(*) FROM articles WHERE scope = ? AND published_at = ''", (scope,)
+        )[0]
+        return [int(r[0]) for r in rows], int(undated)
+
+    def chunk_ids_of(self, pks: Sequence[int]) -> npt.NDArray[np.int64]:
+        """The chunk ids of these articles."""
+        ids: list[int] = []
+        for start in range(0, len(pks), 500):
+            part = pks[start : start + 500]
+            marks = ",".join("?" * len(part))
+            ids += [
+                int(r[0])
+                for r in self._query(
+                    f"SELECT id FROM chunks WHERE article_pk IN ({marks})",
+                    tuple(part),
+                )
+            ]
+        return np.array(sorted(ids), dtype=np.int64)
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
@@ -587,8 +646,8 @@ class Store:
         old = self._delete(db, scope, new.article_id)
         cursor = db.execute(
             "INSERT INTO articles (scope, article_id, title, url, author, published, "
-            "added_by, added_at, text, content_hash, site, canonical_url) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "added_by, added_at, text, content_hash, site, canonical_url, published_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 scope,
                 new.article_id,
@@ -602,6 +661,7 @@ class Store:
                 new.content_hash,
                 new.site,
                 new.canonical_url,
+                new.published_at or "",
             ),
         )
         pk = cursor.lastrowid
@@ -736,6 +796,16 @@ class Store:
                 (scope, cutoff),
             )
 
+    def forget_old_answers(self) -> int:
+        """Forget, in every scope, the answers older than the keeping time nobody voted on."""
+        cutoff = (datetime.now(UTC) - timedelta(days=ANSWERS_KEPT_DAYS)).isoformat()
+        with self.transaction() as db:
+            cursor = db.execute(
+                "DELETE FROM answers WHERE at < ? AND id NOT IN (SELECT answer_id FROM votes)",
+                (cutoff,),
+            )
+        return cursor.rowcount
+
     def record_vote(self, scope: str, key: str, user_id: str, vote: str) -> bool:
         """A member's vote on an answer (a new vote replaces theirs); False: answer unknown."""
         if vote not in VOTES:
@@ -801,9 +871,10 @@ class Store:
             for pk in pks:
                 cursor = db.execute(
                     "INSERT OR IGNORE INTO articles (scope, article_id, title, url, author, "
-                    "published, added_by, added_at, text, content_hash, site, canonical_url) "
-                    "SELECT ?, article_id, title, url, author, published, added_by, added_at, "
-                    "text, content_hash, site, canonical_url FROM articles WHERE pk = ?",
+                    "published, added_by, added_at, text, content_hash, site, canonical_url, "
+                    "published_at) SELECT ?, article_id, title, url, author, published, "
+                    "added_by, added_at, text, content_hash, site, canonical_url, published_at "
+                    "FROM articles WHERE pk = ?",
                     (target, pk),
                 )
                 if not cursor.rowcount:

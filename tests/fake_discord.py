@@ -2708,6 +2708,29 @@ class FakeDiscord:
 # --------------------------------------------------------------------------------------------
 
 
+async def events_handled(timeout: float = 10.0) -> None:
+    """Wait until the client has finished handling every gateway event it received.
+
+    discord.py runs each event handler in a task named ``discord.py: on_<event>``; when none is
+    left, whatever the bot was going to do about the events so far is done (so a test can
+    assert that a message got *no* answer).
+    """
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    me = asyncio.current_task()
+    while True:
+        pending = [
+            t
+            for t in asyncio.all_tasks()
+            if t is not me and not t.done() and t.get_name().startswith("discord.py: on_")
+        ]
+        if not pending:
+            return
+        if loop.time() > deadline:
+            raise AssertionError(f"event handlers still running after {timeout:g} s: {pending}")
+        await asyncio.wait(pending, timeout=max(0.0, deadline - loop.time()))
+
+
 @contextlib.asynccontextmanager
 async def running_bot(
     bot_factory: Callable[[], BotT],

@@ -17,6 +17,7 @@ from tests.fake_discord import (
     MEMBER_PERMISSIONS,
     FakeDiscord,
     FakeMessage,
+    events_handled,
     running_bot,
 )
 
@@ -110,6 +111,7 @@ async def test_an_answer_opens_a_thread_and_mentions_in_it_follow_up(
     await fake.message("when do they resume?", channel_id=thread.id)
     follow = await fake.message(f"{fake.bot_mention} when do they resume?", channel_id=thread.id)
     second = await answer_in_thread(fake, thread.id, after=1)
+    await events_handled()
     assert "12 March" in second.embed["description"]
     assert second.referenced is not None
     assert second.referenced.id == follow.id
@@ -143,6 +145,7 @@ async def test_in_a_thread_every_question_is_a_follow_up_with_the_intent(
     await fake.message("thanks!", channel_id=asked.id)  # not a question: left alone
     await fake.message("when do they resume?", channel_id=asked.id)
     second = await answer_in_thread(fake, asked.id, after=1)
+    await events_handled()
     assert "12 March" in second.embed["description"]
     assert second.embed["title"] == "when do they resume?"
     # the follow-up was asked with the thread's earlier question as context
@@ -151,6 +154,7 @@ async def test_in_a_thread_every_question_is_a_follow_up_with_the_intent(
         "thanks!",
         "when do they resume?",
     ]
+    assert sum(1 for m in fake.channel_messages(asked.id) if m.embeds) == 2  # none for thanks
 
 
 # -- auto-answer channels ---------------------------------------------------------------------
@@ -170,6 +174,7 @@ async def test_auto_channels_answer_questions_in_a_thread_and_leave_the_rest(
     ]
     question = await fake.message("Did the council approve the new tram line?", channel_id=channel)
     answer = await answer_in_thread(fake, question.id)
+    await events_handled()
     assert "31 votes to 12" in answer.embed["description"]
     assert [b.get("emoji", {}).get("name") for b in answer.buttons] == ["👍", "👎"]
     for message in chatter:
@@ -191,6 +196,7 @@ async def test_auto_forum_channels_answer_every_new_post_in_the_post(
         answer = await answer_in_thread(fake, titled.channel_id)
         assert "12 March" in answer.embed["description"]
         await fake.forum_post("Hello", "hi all")
+        await events_handled()
         # a post that is not a question gets nothing: the two answers above are all there is
         answers = [
             m for m in fake.messages.values() if m.author_id == fake.bot_user_id and m.embeds
@@ -225,6 +231,7 @@ async def test_auto_answers_stay_quiet_when_rate_limited(
         mention = await fake.message(f"{fake.bot_mention} who leads the talks?", channel_id=channel)
         told = await fake.wait_reply(mention)  # a mention is told to slow down...
         assert "Slow down" in told.text or "again in" in told.text
+        await events_handled()
     assert fake.replies_to(second) == []  # ...a message that did not call the bot is not
     assert second.id not in fake.guilds[gid(fake)].channels
 

@@ -14,7 +14,7 @@ from bot.client import INTENT_HELP, CitebotBot
 from bot.cogs.ask import THREADS
 from bot.interactions import can_manage, scope_of
 from bot.render import NO_MENTIONS, stats_embed
-from index.errors import CitebotError
+from index.errors import CitebotError, InvalidInput
 from index.feedback import recent_counts
 from index.service import Service
 
@@ -171,20 +171,23 @@ class Admin(commands.GroupCog, group_name="admin", group_description="Manage cit
     @app_commands.command(name="channel")
     @app_commands.describe(
         channel="The text or forum channel (leave out to list every channel's mode)",
-        mode="off: never answer there; mention: answer mentions; auto: answer every question",
+        mode="off: never answer; mention: answer mentions; auto: every question; default: forget",
     )
     async def channel(
         self,
         interaction: discord.Interaction,
         channel: app_commands.Transform[discord.abc.Snowflake, AnswerChannel] | None = None,
-        mode: Literal["off", "mention", "auto"] | None = None,
+        mode: Literal["off", "mention", "auto", "default"] | None = None,
     ) -> None:
         """Where citebot answers: off, mentions only, or every question (auto)."""
         scope = scope_of(interaction)
+        if mode is not None and channel is None:
+            raise InvalidInput("Choose the channel whose mode to set, too.")
         if channel is not None and mode is not None:
             if mode == "auto" and not self.bot.reads_messages:
                 raise NeedsIntent("Auto-answer channels")
-            await asyncio.to_thread(self.service.set_channel_mode, scope, str(channel.id), mode)
+            chosen = None if mode == "default" else mode
+            await asyncio.to_thread(self.service.set_channel_mode, scope, str(channel.id), chosen)
         modes = await asyncio.to_thread(self.service.channel_modes, scope)
         await interaction.response.send_message(
             channel_modes_text(modes), ephemeral=True, allowed_mentions=NO_MENTIONS

@@ -3,11 +3,12 @@
 Where a message is answered (mentions need no privileged intent; the rest needs the
 message-content intent, see ``bot.client.INTENT_HELP``):
 
-* a mention, in any channel unless channels were given modes (``/admin channel``): then in
-  ``mention`` and ``auto`` channels only, never in ``off`` ones. A reply to an answer is a
-  follow-up. With ``/admin threads`` on, the answer opens a thread on the question;
+* a mention, in any channel but ``off`` ones (``/admin channel``); once a channel is
+  ``mention``, only in ``mention`` and ``auto`` channels. A reply to an answer is a follow-up.
+  With ``/admin threads`` on, the answer opens a thread on the question;
 * every question-like message (``bot.questions``) in an ``auto`` text channel, answered in a
-  new thread, and every new post of an ``auto`` forum channel, answered in the post;
+  new thread, and in the threads of that channel; every question in the posts of an ``auto``
+  forum channel (a post's title stands for its first message when that is no question);
 * in a thread citebot started, every question-like message when ``/admin threads`` is
   ``auto``: a follow-up of the thread's earlier questions, no mention needed.
 
@@ -17,6 +18,7 @@ Every answer carries the feedback buttons and is kept for votes (``bot.cogs.feed
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import re
 from dataclasses import dataclass
@@ -119,16 +121,25 @@ class Ask(commands.Cog):
     async def _route(self, message: discord.Message, me: discord.ClientUser) -> Route | None:
         """Whether and how ``message`` is answered; None: it is not for the bot."""
         assert message.guild is not None
+        if message.type not in (discord.MessageType.default, discord.MessageType.reply):
+            return None  # "started a thread", pins, joins: Discord's, not a member's words
+        mentioned = me in message.mentions
+        if not mentioned and not self.bot.reads_messages:
+            return None  # without the intent, Discord showed us no text: nothing to read
         scope = str(message.guild.id)
         channel = message.channel
         thread = channel if isinstance(channel, discord.Thread) else None
+        text = re.sub(rf"<@!?{me.id}>", " ", message.content).strip()[:2000]
+        if not mentioned:
+            if thread is not None and message.id == thread.id and not looks_like_question(text):
+                text = thread.name  # a forum post: its title may be the question
+            if not looks_like_question(text):
+                return None
         home = thread.parent_id if thread is not None else channel.id  # a thread's channel
         modes = await asyncio.to_thread(self.service.channel_modes, scope)
         mode = modes.get(str(home))
         if mode == "off":
             return None
-        mentioned = me in message.mentions
-        text = re.sub(rf"<@!?{me.id}>", " ", message.content).strip()[:2000]
         if mentioned:
             listed = any(m == "mention" for m in modes.values())
             if mode is None and listed:  # mentions are answered in the listed channels only
@@ -137,10 +148,6 @@ class Ask(commands.Cog):
             wanted = threads != "off" or mode == "auto"
             opens = thread is None and wanted and _can_hold_threads(channel)
             return Route(text, in_thread=opens, auto=False)
-        if thread is not None and message.id == thread.id and not looks_like_question(text):
-            text = thread.name  # a forum post: its title may be the question
-        if not self.bot.reads_messages or not looks_like_question(text):
-            return None
         if mode == "auto":  # a message in an auto channel, or in a post or thread of one
             opens = thread is None and _can_hold_threads(channel)
             return Route(text, in_thread=opens, auto=True)
@@ -152,22 +159,30 @@ class Ask(commands.Cog):
         return await asyncio.to_thread(self.service.setting, scope, THREADS) or "off"
 
     async def _answer(self, message: discord.Message, route: Route) -> None:
+        """Answer, or tell a member who called the bot what went wrong (never a traceback)."""
+        try:
+            await self._answer_or_fail(message, route)
+        except discord.HTTPException as failure:  # e.g. no permission to post or open threads
+            log.warning("could not answer message %s: %s", message.id, failure)
+        except Exception as error:  # the same mapping as slash commands, for a reply
+            if self.bot.is_closed():  # shutting down while answering: nothing went wrong
+                log.warning("stopped before answering message %s", message.id)
+                return
+            text = CitebotTree.error_message(error, "auto" if route.auto else "mention")
+            if route.auto:  # nobody called the bot: no public apology in their channel
+                return
+            with contextlib.suppress(discord.HTTPException):
+                await message.reply(text, mention_author=False, allowed_mentions=NO_MENTIONS)
+
+    async def _answer_or_fail(self, message: discord.Message, route: Route) -> None:
         assert message.guild is not None
         scope = str(message.guild.id)
         previous = await self._previous_question(message)
         target: discord.abc.Messageable = message.channel
-        try:
-            async with message.channel.typing():
-                answer = await asyncio.to_thread(
-                    self.service.ask, scope, route.question, None, previous
-                )
-        except Exception as error:  # the same mapping as slash commands, for a reply
-            await message.reply(
-                CitebotTree.error_message(error, "mention"),
-                mention_author=False,
-                allowed_mentions=NO_MENTIONS,
+        async with message.channel.typing():
+            answer = await asyncio.to_thread(
+                self.service.ask, scope, route.question, None, previous
             )
-            return
         if route.in_thread:
             try:
                 target = await message.create_thread(

@@ -59,6 +59,12 @@ class VoteButton(
     async def callback(self, interaction: discord.Interaction) -> None:
         """Keep the vote; after a 👎, offer to say that a quote was wrong."""
         bot = cast(CitebotBot, interaction.client)
+        try:
+            await self._vote(bot, interaction)
+        except Exception as error:  # the tree's one mapping, as for commands
+            await bot.tree.report(interaction, error)
+
+    async def _vote(self, bot: CitebotBot, interaction: discord.Interaction) -> None:
         kept = await asyncio.to_thread(
             bot.service.vote, scope_of(interaction), self.key, str(interaction.user.id), self.vote
         )
@@ -105,12 +111,15 @@ class WrongQuoteButton(
     async def callback(self, interaction: discord.Interaction) -> None:
         """Record the vote as "wrong quote"."""
         bot = cast(CitebotBot, interaction.client)
-        kept = await asyncio.to_thread(
-            bot.service.vote,
-            scope_of(interaction),
-            self.key,
-            str(interaction.user.id),
-            "wrong_quote",
-        )
-        text = "Noted: the quote was wrong. Thanks." if kept else TOO_OLD
-        await interaction.response.edit_message(content=text, view=None)
+        try:
+            kept = await asyncio.to_thread(
+                bot.service.vote,
+                scope_of(interaction),
+                self.key,
+                str(interaction.user.id),
+                "wrong_quote",
+            )
+            text = "Noted: the quote was wrong. Thanks." if kept else TOO_OLD
+            await interaction.response.edit_message(content=text, view=None)
+        except Exception as error:  # the tree's one mapping, as for commands
+            await bot.tree.report(interaction, error)
