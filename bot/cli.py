@@ -16,7 +16,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -24,6 +24,7 @@ import click
 from pydantic import ValidationError
 
 from bot.config import Settings, setup_logging
+from index.dates import parse_moment
 from index.errors import CitebotError, InvalidInput, NotFoundError
 from index.extract import FILE_SUFFIXES, decode_text
 from index.feedback import export as export_feedback
@@ -62,6 +63,25 @@ def fail(message: str) -> NoReturn:
 def emit_json(value: Any) -> None:
     """Print one JSON value on one line."""
     click.echo(json.dumps(value, ensure_ascii=False))
+
+
+def since_option(value: str | None) -> datetime | None:
+    """``--since``: a date (from its start) or an ISO time; without a zone, UTC."""
+    return _moment(value, end=False)
+
+
+def until_option(value: str | None) -> datetime | None:
+    """``--until``: a date (up to its end) or an ISO time; without a zone, UTC."""
+    return _moment(value, end=True)
+
+
+def _moment(value: str | None, *, end: bool) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        return parse_moment(value, end=end)
+    except ValueError as error:
+        raise click.BadParameter(str(error)) from None
 
 
 @contextmanager
@@ -145,6 +165,8 @@ def print_add(result: AddResult) -> None:
 
 def print_answer(answer: Answer) -> None:
     """An answer with its sources, for people."""
+    if answer.window_note and answer.answered:
+        click.echo(answer.window_note)
     click.echo(answer.text)
     if answer.answered:
         click.echo()
@@ -315,28 +337,54 @@ def check(state: State) -> None:
     help='JSONL of {"id","question"} (and "article", an id or prefix): one answer a line.',
 )
 @click.option("--article", help="Only answer from this article id.")
+@click.option(
+    "--since",
+    callback=lambda _c, _p, v: since_option(v),
+    help="Only articles published from this date (2026-11-24) or ISO time on.",
+)
+@click.option(
+    "--until",
+    callback=lambda _c, _p, v: until_option(v),
+    help="Only articles published up to this date (included) or before this ISO time.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON answer objects.")
 @click.pass_obj
 def ask(
-    state: State, question: str | None, batch: Path | None, article: str | None, as_json: bool
+    state: State,
+    question: str | None,
+    batch: Path | None,
+    article: str | None,
+    since: datetime | None,
+    until: datetime | None,
+    as_json: bool,
 ) -> None:
-    """Ask a question; the answer quotes the articles and cites them."""
+    """Ask a question; the answer quotes the articles and cites them.
+
+    A question that names a time ("last week", "since Monday", "in March") is answered from
+    the articles published then; --since/--until set the window instead.
+    """
 
     def action() -> None:
         if batch is not None:
             if question:
                 raise InvalidInput("give a QUESTION or --batch, not both")
-            _ask_batch(state, batch, article)
+            _ask_batch(state, batch, article, since, until)
             return
         if not question or not question.strip():
             raise InvalidInput("ask needs a QUESTION (or --batch FILE)")
-        answer = state.service.ask(state.scope, question, article)
+        answer = state.service.ask(state.scope, question, article, since=since, until=until)
         emit_json(answer.to_json()) if as_json else print_answer(answer)
 
     _run(action)
 
 
-def _ask_batch(state: State, path: Path, article: str | None) -> None:
+def _ask_batch(
+    state: State,
+    path: Path,
+    article: str | None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> None:
     from pydantic import BaseModel
 
     class BatchQuestion(BaseModel):
@@ -347,7 +395,9 @@ def _ask_batch(state: State, path: Path, article: str | None) -> None:
     for row in read_jsonl(path, BatchQuestion):
         only = row.article if row.article is not None else article
         try:
-            answer = state.service.ask(state.scope, row.question, only).to_json()
+            answer = state.service.ask(
+                state.scope, row.question, only, since=since, until=until
+            ).to_json()
         except (InvalidInput, NotFoundError) as error:
             if isinstance(error, NotFoundError) and row.article is None:
                 raise  # --article names no article: every line would fail alike
@@ -695,17 +745,6 @@ def run(state: State, samples: Path) -> None:
     _run(action)
 
 
-def iso_time(value: str) -> datetime:
-    """A date (``2026-11-30``) or an ISO 8601 time; without a zone it is UTC."""
-    try:
-        parsed = datetime.fromisoformat(value.strip())
-    except ValueError:
-        raise click.BadParameter(
-            f"{value!r} is not a date (2026-11-30) or an ISO time (2026-11-30T18:00:00+01:00)"
-        ) from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
 @main.group()
 def feedback() -> None:
     """Members' 👍 and 👎 on the bot's answers in a server (--guild)."""
@@ -713,7 +752,11 @@ def feedback() -> None:
 
 @feedback.command(name="export")
 @click.argument("directory", type=click.Path(path_type=Path, file_okay=False))
-@click.option("--since", type=iso_time, help="Only answers given from this date or time on.")
+@click.option(
+    "--since",
+    callback=lambda _c, _p, v: since_option(v),
+    help="Only answers given from this date or time on.",
+)
 @click.pass_obj
 def feedback_export(state: State, directory: Path, since: datetime | None) -> None:
     """Write the voted questions as a question set (articles.jsonl, questions.jsonl).

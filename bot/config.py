@@ -10,10 +10,11 @@ import logging
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from index.answer import AnswerSettings
+from index.dates import is_time_zone
 from index.embedding import Embedder, HashEmbedder, SentenceTransformerEmbedder
 from index.fetch import Fetcher
 from index.rerank import CrossEncoderReranker, Reranker
@@ -143,6 +144,13 @@ class Settings(BaseSettings):
         ge=0,
         description="Articles a whole server may add, paste or refresh per minute; 0: no limit.",
     )
+    timezone: str = Field(
+        default="UTC",
+        description=(
+            "IANA time zone (e.g. Europe/Paris) in which questions' 'today' and 'last week' "
+            "are read; a server can choose its own with /admin timezone."
+        ),
+    )
     message_content_intent: bool = Field(
         default=False,
         description=(
@@ -172,6 +180,13 @@ class Settings(BaseSettings):
         if self.reranker == "off" or self.embedder == "hash":
             return None
         return CrossEncoderReranker(self.reranker_path, int8=self.reranker == "int8")
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        if not is_time_zone(value):
+            raise ValueError(f"unknown time zone {value!r}: use an IANA name like Europe/Paris")
+        return value
 
     def open_service(self, data_dir: Path | None = None) -> Service:
         """The retrieval core over the configured (or given) data directory."""
@@ -207,6 +222,7 @@ class Settings(BaseSettings):
             ),
             min_page_words=self.min_page_words,
             reranker=self.make_reranker(),
+            time_zone=self.timezone,
         )
 
 

@@ -14,8 +14,8 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import dateparser
 from dateutil.relativedelta import relativedelta
 
 _MONTHS = (
@@ -84,6 +84,38 @@ class Window:
         return "published at any time"
 
 
+def parse_moment(value: str, zone: tzinfo = UTC, *, end: bool = False) -> datetime:
+    """A ``since``/``until`` given by a person: a date (``2026-11-30``) or an ISO time.
+
+    A date is midnight in ``zone``, and with ``end`` the midnight after it, so that
+    ``until 2026-11-30`` includes the 30th; a time without a zone is in ``zone``.
+
+    Raises:
+        ValueError: ``value`` is neither.
+    """
+    text = value.strip()
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError(
+            f"{value!r} is not a date (2026-11-30) or an ISO time (2026-11-30T18:00+01:00)"
+        ) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=zone)
+    if end and re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+        moment += timedelta(days=1)
+    return moment.astimezone(UTC)
+
+
+def is_time_zone(name: str) -> bool:
+    """Whether ``name`` is an IANA time zone this machine knows (``Europe/Paris``, ``UTC``)."""
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return False
+    return True
+
+
 def window_between(since: datetime | None, until: datetime | None) -> Window:
     """A window given by its ends (``/ask since: until:``); refuses an empty one."""
     if since is not None and until is not None and until <= since:
@@ -121,6 +153,8 @@ def parse_published(text: str | None, zone: tzinfo = UTC) -> datetime | None:
     try:
         parsed = datetime.fromisoformat(value)
     except ValueError:
+        import dateparser  # 0.1 s to import: only when a date needs reading
+
         found = dateparser.parse(
             value, languages=["en"], settings={"RETURN_AS_TIMEZONE_AWARE": False}
         )
@@ -149,6 +183,8 @@ def _read_date(phrase: str, local: datetime) -> date | None:
     """A date phrase read by dateparser, relative to ``local`` and preferring the past."""
     phrase = re.sub(r"(\d)(st|nd|rd|th)\b", r"\1", phrase.replace(" of ", " "))
     phrase = re.sub(r"^last\s+", "", phrase)
+    import dateparser
+
     found = dateparser.parse(
         phrase,
         languages=["en"],
@@ -162,6 +198,8 @@ def _read_date(phrase: str, local: datetime) -> date | None:
 
 
 def _month_start(month: str, year: str | None, local: datetime) -> date | None:
+    import dateparser
+
     found = dateparser.parse(f"1 {month} {year or local.year}", languages=["en"])
     if found is None:
         return None

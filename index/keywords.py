@@ -84,14 +84,19 @@ class KeywordIndex:
             self.stories = list(parts)
             self._stories = _bm25([" ".join(p) for p in parts.values()])
 
-    def top_stories(self, question: str, k: int) -> list[int]:
-        """The article keys of the ``k`` stories that BM25 ranks best (score above 0)."""
+    def top_stories(self, question: str, k: int, among: frozenset[int] | None = None) -> list[int]:
+        """The article keys of the ``k`` stories that BM25 ranks best (score above 0).
+
+        ``among``: only these articles compete (the others score 0).
+        """
         if self._stories is None or k < 1:
             return []
         words = [w for w in tokenize([question])[0] if w in self._stories.vocab_dict]
         if not words:
             return []
         scores = np.asarray(self._stories.get_scores(words))
+        if among is not None:
+            scores = scores * np.fromiter((s in among for s in self.stories), dtype=bool)
         k = min(k, len(scores))
         best = np.argpartition(-scores, k - 1)[:k]
         best = best[np.argsort(-scores[best], kind="stable")]

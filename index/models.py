@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from index.dates import Window
+
 
 @dataclass(frozen=True, slots=True)
 class CleanDocument:
@@ -172,6 +174,9 @@ class Answer:
     closest: tuple[ArticleRef, ...] = ()
     score: float = 0.0
     timings: dict[str, float] = field(default_factory=dict)
+    window: Window | None = None  # the publication times the answer was limited to
+    window_note: str = ""  # the window in words, and the undated articles it skipped
+    undated_skipped: int = 0
 
     def to_json(self) -> dict[str, object]:
         """The answer as the CLI's JSON contract spells it."""
@@ -182,6 +187,9 @@ class Answer:
             "score": round(self.score, 4),
             "citations": [c.to_json() for c in self.citations],
             "closest": [c.to_json() for c in self.closest],
+            "window": self.window.to_json() if self.window else None,
+            "window_note": self.window_note or None,
+            "undated_skipped": self.undated_skipped,
         }
 
 

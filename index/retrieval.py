@@ -125,6 +125,7 @@ class Retriever:
         keywords: KeywordIndex,
         only_article: int | None = None,
         context: tuple[str, npt.NDArray[np.float32]] | None = None,
+        among: frozenset[int] | None = None,
     ) -> Ranking:
         """Rank candidate sentences for ``question`` (embedded as ``vector``).
 
@@ -136,21 +137,26 @@ class Retriever:
             only_article: Restrict the answer to this article (primary key).
             context: A follow-up's text with the earlier question, and its embedding: it
                 finds the candidate articles, while the question alone scores sentences.
+            among: Only these articles (primary keys) may answer, e.g. those published in
+                the question's time window.
         """
         settings = self.settings
         bm25 = keywords.scores(question)
         search_vector = context[1] if context else vector
         article_best: dict[int, float] = {}
         if only_article is not None:
-            pks = [only_article]
+            pks = [only_article] if among is None or only_article in among else []
         else:
-            chunk_ids, chunk_scores = index.search(search_vector, settings.chunk_k)
+            chunks_among = None if among is None else self.store.chunk_ids_of(sorted(among))
+            chunk_ids, chunk_scores = index.search(search_vector, settings.chunk_k, chunks_among)
             by_id = {c.id: c for c in self.store.chunks([int(i) for i in chunk_ids])}
             for chunk_id, score in zip(chunk_ids, chunk_scores, strict=True):
                 chunk = by_id.get(int(chunk_id))
                 if chunk is not None and chunk.article_pk not in article_best:
                     article_best[chunk.article_pk] = float(score)
-            by_story = keywords.top_stories(context[0] if context else question, settings.keyword_k)
+            by_story = keywords.top_stories(
+                context[0] if context else question, settings.keyword_k, among
+            )
             pks = _fuse([list(article_best), by_story], settings.max_articles)
         if not pks:
             return Ranking((), {}, (), 0.0)

@@ -18,14 +18,17 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import numpy.typing as npt
 
 from index.answer import AnswerSettings, compose
 from index.chunking import make_chunks
+from index.dates import Window, resolve, window_between
 from index.embedding import Embedder, Vectors, normalize
 from index.errors import ArticleTooShort, CitebotError, InvalidInput, QuotaExceeded
 from index.extract import Extracted, extract_document, extract_file
@@ -132,6 +135,7 @@ class Service:
         min_page_words: int = 50,
         pass_tokens: int = 128,
         reranker: Reranker | None = None,
+        time_zone: str = "UTC",
     ) -> None:
         """Open the store under ``data_dir``; the model is loaded on first use.
 
@@ -147,8 +151,10 @@ class Service:
             min_page_words: Fewest words a web page, HTML file or PDF must yield.
             pass_tokens: Longest encoder pass in tokens (capped by the model's limit).
             reranker: Reads the best candidates again beside the question (None: no reranking).
+            time_zone: The IANA time zone of scopes that set none (what "today" means).
         """
         self.data_dir = data_dir
+        self.default_time_zone = time_zone
         self.embedder = embedder
         self.store = Store(data_dir / "citebot.sqlite3")
         self.reranker = reranker
@@ -608,20 +614,74 @@ class Service:
         question: str,
         article_id: str | None = None,
         context: str | None = None,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        now: datetime | None = None,
     ) -> Answer:
         """Answer ``question`` from the scope's articles (or from one article).
 
         ``context`` is an earlier question this one follows up: it helps find the articles
         ("how many died there?"), while the sentences are scored against ``question``.
+        ``since``/``until`` limit the answer to articles published in that window; without
+        them, a time the question names ("last week") does, resolved at ``now`` (default:
+        the current time) in the scope's time zone. Undated articles are left out then.
 
         Raises:
-            InvalidInput: The question is empty.
+            InvalidInput: The question is empty, or ``until`` is not after ``since``.
             NotFoundError: ``article_id`` names no article of this scope.
         """
         question = clean_question(question)
         if not question:
             raise InvalidInput("the question is empty")
         only = self.store.article_pk(scope, article_id) if article_id else None
+        window = self._window(scope, question, since, until, now)
+        if window is None:
+            return self._ask(scope, question, only, context)
+        zone = self.time_zone(scope)
+        published, undated = self.store.articles_published(
+            scope,
+            window.since.isoformat() if window.since else None,
+            window.until.isoformat() if window.until else None,
+        )
+        skipped = f"; {undated} undated article{'s' * (undated != 1)} left out" if undated else ""
+        note = f"From articles {window.describe(zone)}{skipped}."
+        if not published:
+            text = f"No article here was {window.describe(zone)}{skipped}, so I can't answer that."
+            return Answer(
+                question, False, text, window=window, window_note=note, undated_skipped=undated
+            )
+        answer = self._ask(scope, question, only, context, among=frozenset(published))
+        return replace(answer, window=window, window_note=note, undated_skipped=undated)
+
+    def time_zone(self, scope: str) -> ZoneInfo:
+        """The scope's time zone ("today" and "last week" are its days), default the service's."""
+        name = self.store.setting(scope, "timezone") or self.default_time_zone
+        return ZoneInfo(name)
+
+    def _window(
+        self,
+        scope: str,
+        question: str,
+        since: datetime | None,
+        until: datetime | None,
+        now: datetime | None,
+    ) -> Window | None:
+        if since is not None or until is not None:
+            try:
+                return window_between(since, until)
+            except ValueError as error:
+                raise InvalidInput(str(error)) from None
+        return resolve(question, now or datetime.now(UTC), self.time_zone(scope))
+
+    def _ask(
+        self,
+        scope: str,
+        question: str,
+        only: int | None,
+        context: str | None,
+        among: frozenset[int] | None = None,
+    ) -> Answer:
         self._check_model(scope)
         started = time.perf_counter()
         index = self._index(scope)
@@ -637,6 +697,7 @@ class Service:
             keywords,
             only,
             context=(combined, vectors[1]) if combined else None,
+            among=among,
         )
         answer = compose(question, ranking, self.answer_settings)
         done = time.perf_counter()

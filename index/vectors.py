@@ -249,12 +249,32 @@ class VectorIndex:
         return np.sort(found.astype(np.int64))
 
     def search(
-        self, vector: npt.NDArray[np.float32], k: int
+        self,
+        vector: npt.NDArray[np.float32],
+        k: int,
+        among: npt.NDArray[np.int64] | None = None,
     ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]:
-        """The ``k`` chunk ids most similar to ``vector`` (inner product), best first."""
-        if self.size == 0 or k < 1:
+        """The ``k`` chunk ids most similar to ``vector`` (inner product), best first.
+
+        ``among``: only these chunk ids are searched (FAISS's id selector), e.g. the chunks
+        of the articles published in a time window.
+        """
+        if self.size == 0 or k < 1 or (among is not None and len(among) == 0):
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
-        scores, ids = self._index.search(vector.reshape(1, -1), min(k, self.size))
+        if among is not None:
+            selector = faiss.IDSelectorBatch(np.ascontiguousarray(among, dtype=np.int64))
+            ivf = _ivf(self._index)
+            # (the SWIG constructors take keyword fields; faiss's stubs don't say so)
+            params = (
+                faiss.SearchParametersIVF(sel=selector, nprobe=ivf.nprobe)  # type: ignore[call-arg]
+                if ivf is not None
+                else faiss.SearchParameters(sel=selector)  # type: ignore[call-arg]
+            )
+            scores, ids = self._index.search(
+                vector.reshape(1, -1), min(k, len(among), self.size), params=params
+            )
+        else:
+            scores, ids = self._index.search(vector.reshape(1, -1), min(k, self.size))
         keep = ids[0] >= 0
         return ids[0][keep], scores[0][keep]
 

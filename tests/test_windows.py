@@ -1,0 +1,133 @@
+"""Answers limited to the time a question names, end to end (service and CLI)."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from bot.cli import main
+from index.errors import InvalidInput
+from index.service import ArticleInput, Service
+
+NOW = datetime(2025, 12, 3, 10, 0, tzinfo=UTC)  # a Wednesday
+STORIES = [  # (title, published, text)
+    ("Tram budget", "2025-11-26T09:00:00+00:00", "tram budget of 40 million"),
+    ("Bridge budget", "2025-10-10", "bridge budget of 12 million"),
+    ("Museum budget", "Mon, 01 Dec 2025 08:00:00 GMT", "museum budget of 3 million"),
+    ("Park budget", "2025-11-24", "park budget of 5 million"),
+    ("School budget", None, "school budget of 9 million"),
+]
+STORIES = [(t, p, f"The council approved the {x}.") for t, p, x in STORIES]
+LAST_WEEK = {"Tram budget", "Park budget"}  # 24-30 Nov 2025
+
+
+@pytest.fixture
+def dated(service: Service) -> Service:
+    for title, published, text in STORIES:
+        service.add("local", ArticleInput(text, title=title, published=published))
+    return service
+
+
+def titles(answer) -> set[str]:
+    return {c.title for c in answer.citations}
+
+
+def test_a_question_naming_a_time_is_answered_from_that_window_only(dated: Service) -> None:
+    unlimited = dated.ask("local", "What budget did the council approve?", now=NOW)
+    assert titles(unlimited) - LAST_WEEK  # without a window, other weeks' stories answer too
+
+    answer = dated.ask("local", "What budget did the council approve last week?", now=NOW)
+    assert answer.answered
+    assert titles(answer) <= LAST_WEEK  # every citation inside the window
+    assert answer.window is not None
+    assert answer.window.to_json() == {
+        "since": "2025-11-24T00:00:00+00:00",
+        "until": "2025-12-01T00:00:00+00:00",
+    }
+    assert answer.window_note == (
+        "From articles published 24–30 Nov 2025; 1 undated article left out."
+    )
+    assert answer.undated_skipped == 1
+    assert answer.to_json()["window"] == answer.window.to_json()
+    assert unlimited.to_json()["window"] is None
+
+
+def test_every_citation_falls_in_each_window(dated: Service) -> None:
+    published = {t: p for t, p, _ in STORIES}
+    for question in (
+        "Which budget was approved yesterday?",
+        "What was approved on Monday?",
+        "What budgets were approved in October?",
+        "Which budgets were approved since 25 November?",
+        "What did the council approve over the past 10 days?",
+    ):
+        answer = dated.ask("local", question, now=NOW)
+        assert answer.window is not None, question
+        for citation in answer.citations:
+            moment = datetime.fromisoformat(
+                "2025-12-01T08:00:00+00:00" if citation.title == "Museum budget" else
+                published[citation.title] if "T" in published[citation.title] else
+                published[citation.title] + "T00:00:00+00:00"
+            )  # fmt: skip
+            assert answer.window.contains(moment), (question, citation.title)
+
+
+def test_a_window_with_no_article_says_so_instead_of_answering(dated: Service) -> None:
+    answer = dated.ask("local", "What did the council approve in March 2019?", now=NOW)
+    assert not answer.answered
+    assert answer.citations == ()
+    assert answer.text == (
+        "No article here was published 1–31 Mar 2019; 1 undated article left out, "
+        "so I can't answer that."
+    )
+
+
+def test_given_ends_replace_the_question_s_window(dated: Service) -> None:
+    since = datetime(2025, 10, 1, tzinfo=UTC)
+    until = datetime(2025, 11, 1, tzinfo=UTC)
+    answer = dated.ask("local", "What was approved last week?", since=since, until=until)
+    assert titles(answer) == {"Bridge budget"}
+    with pytest.raises(InvalidInput, match="ends before it starts"):
+        dated.ask("local", "Anything?", since=until, until=since)
+
+
+def test_a_server_s_time_zone_decides_what_yesterday_is(dated: Service) -> None:
+    # 1 Dec 08:00 UTC is still 30 Nov in Honolulu (UTC-10)
+    dated.set_setting("local", "timezone", "Pacific/Honolulu")
+    late = datetime(2025, 12, 2, 6, 0, tzinfo=UTC)  # 1 Dec, 20:00 in Honolulu
+    answer = dated.ask("local", "Which budget was approved yesterday?", now=late)
+    assert answer.window is not None
+    assert answer.window.since == datetime(2025, 11, 30, 10, 0, tzinfo=UTC)
+    assert titles(answer) == {"Museum budget"}
+
+
+def test_cli_ask_takes_since_and_until_and_prints_the_window(tmp_path: Path) -> None:
+    env = {"CITEBOT_DATA_DIR": str(tmp_path / "data"), "CITEBOT_EMBEDDER": "hash"}
+    cli = CliRunner()
+    for title, published, text in STORIES:
+        line = json.dumps({"title": title, "text": text, "published": published})
+        path = tmp_path / f"{title}.jsonl"
+        path.write_text(line + "\n")
+        assert cli.invoke(main, ["import", str(path)], env=env).exit_code == 0
+    result = cli.invoke(
+        main,
+        ["ask", "What budget was approved?", "--since", "2025-10-01", "--until", "2025-10-31",
+         "--json"],
+        env=env,
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    answer = json.loads(result.stdout)
+    assert answer["window"] == {
+        "since": "2025-10-01T00:00:00+00:00",
+        "until": "2025-11-01T00:00:00+00:00",
+    }
+    assert {c["title"] for c in answer["citations"]} == {"Bridge budget"}
+    text = cli.invoke(main, ["ask", "What budget?", "--since", "2025-10-01"], env=env)
+    assert text.stdout.startswith("From articles published since 1 Oct 2025; 1 undated")
+    bad = cli.invoke(main, ["ask", "What?", "--since", "last tuesday"], env=env)
+    assert bad.exit_code == 2
+    assert "is not a date" in bad.output
