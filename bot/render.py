@@ -189,6 +189,8 @@ def answer_embed(answer: Answer) -> discord.Embed:
         [partial(source_line, c) for c in answer.citations], EMBED_FIELD_VALUE_LIMIT, "\n"
     )
     embed.add_field(name="Sources", value=sources, inline=False)
+    if answer.window_note:
+        embed.set_footer(text=shorten(answer.window_note, 2048))
     return embed
 
 

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
 from bot.cli import main
+from bot.client import CitebotBot
 from index.errors import InvalidInput
 from index.service import ArticleInput, Service
+from tests.fake_discord import MANAGE_GUILD, MEMBER_PERMISSIONS, FakeDiscord
 
 NOW = datetime(2025, 12, 3, 10, 0, tzinfo=UTC)  # a Wednesday
 STORIES = [  # (title, published, text)
@@ -131,3 +133,55 @@ def test_cli_ask_takes_since_and_until_and_prints_the_window(tmp_path: Path) -> 
     bad = cli.invoke(main, ["ask", "What?", "--since", "last tuesday"], env=env)
     assert bad.exit_code == 2
     assert "is not a date" in bad.output
+
+
+# -- on Discord ---------------------------------------------------------------------------------
+
+
+async def test_discord_ask_reads_the_window_and_says_which(
+    fake: FakeDiscord, bot: CitebotBot, bot_service: Service
+) -> None:
+    scope = str(next(iter(fake.guilds)))
+    today = datetime.now(UTC).replace(microsecond=0)
+    old = today - timedelta(days=100)
+    bot_service.add(
+        scope, ArticleInput(STORIES[0][2], title="Tram budget", published=today.isoformat())
+    )
+    bot_service.add(
+        scope, ArticleInput(STORIES[1][2], title="Bridge budget", published=old.isoformat())
+    )
+
+    it = await fake.slash("ask", {"question": "Which budget did the council approve today?"})
+    await it.wait_done()
+    embed = it.final.embed
+    assert "tram budget" in embed["description"]
+    assert "Bridge budget" not in embed["fields"][0]["value"]
+    assert embed["footer"]["text"].startswith("From articles published on ")
+
+    span = {"since": old.date().isoformat(), "until": old.date().isoformat()}
+    it = await fake.slash("ask", {"question": "Which budget was approved?", **span})
+    await it.wait_done()
+    assert "bridge budget" in it.final.embed["description"]
+
+    it = await fake.slash("ask", {"question": "Which budget?", "since": "last tuesday"})
+    await it.wait_done()
+    assert it.final.ephemeral
+    assert "is not a date" in it.final.text
+
+
+async def test_admin_timezone_sets_the_server_s_day(
+    fake: FakeDiscord, bot: CitebotBot, bot_service: Service
+) -> None:
+    admin = fake.add_member(next(iter(fake.guilds)), permissions=MEMBER_PERMISSIONS | MANAGE_GUILD)
+    typed = await fake.autocomplete(
+        "admin timezone", {"zone": "paris"}, "zone", user_id=admin.user_id
+    )
+    await typed.wait_done()
+    assert [c["value"] for c in typed.choices] == ["Europe/Paris"]
+    it = await fake.slash("admin timezone", {"zone": "Europe/Paris"}, user_id=admin.user_id)
+    await it.wait_done()
+    assert "Europe/Paris" in it.final.text
+    assert str(bot_service.time_zone(str(next(iter(fake.guilds))))) == "Europe/Paris"
+    it = await fake.slash("admin timezone", {"zone": "Mars/Olympus"}, user_id=admin.user_id)
+    await it.wait_done()
+    assert "is not a time zone" in it.final.text

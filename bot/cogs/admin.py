@@ -4,6 +4,7 @@ import asyncio
 import concurrent.futures
 import logging
 import time
+import zoneinfo
 from typing import Literal, cast
 
 import discord
@@ -14,6 +15,7 @@ from bot.client import INTENT_HELP, CitebotBot
 from bot.cogs.ask import THREADS
 from bot.interactions import can_manage, scope_of
 from bot.render import NO_MENTIONS, stats_embed
+from index.dates import is_time_zone
 from index.errors import CitebotError, InvalidInput
 from index.feedback import recent_counts
 from index.service import Service
@@ -192,6 +194,28 @@ class Admin(commands.GroupCog, group_name="admin", group_description="Manage cit
         await interaction.response.send_message(
             channel_modes_text(modes), ephemeral=True, allowed_mentions=NO_MENTIONS
         )
+
+    @app_commands.command(name="timezone")
+    @app_commands.describe(zone="An IANA time zone, e.g. Europe/Paris (what 'today' means here)")
+    async def timezone(
+        self, interaction: discord.Interaction, zone: app_commands.Range[str, 1, 64]
+    ) -> None:
+        """The time zone in which questions' 'today' and 'last week' are read."""
+        scope = scope_of(interaction)
+        if not is_time_zone(zone.strip()):
+            raise InvalidInput(f"“{zone}” is not a time zone: pick one from the list, e.g. UTC")
+        await asyncio.to_thread(self.service.set_setting, scope, "timezone", zone.strip())
+        await interaction.response.send_message(
+            f"Questions here are read in {zone.strip()}: “today” is its day.", ephemeral=True
+        )
+
+    @timezone.autocomplete("zone")
+    async def _zones(
+        self, interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        wanted = current.strip().lower().replace(" ", "_")
+        names = sorted(z for z in zoneinfo.available_timezones() if wanted in z.lower())
+        return [app_commands.Choice(name=z, value=z) for z in names[:25]]
 
     @app_commands.command(name="threads")
     @app_commands.describe(

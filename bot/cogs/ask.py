@@ -22,6 +22,8 @@ import contextlib
 import logging
 import re
 from dataclasses import dataclass
+from datetime import datetime, tzinfo
+from functools import partial
 
 import discord
 from discord import app_commands
@@ -33,6 +35,8 @@ from bot.interactions import article_choices, scope_of
 from bot.limits import Actor, SlowDown, limited
 from bot.questions import looks_like_question
 from bot.render import NO_MENTIONS, answer_embed, shorten
+from index.dates import parse_moment
+from index.errors import InvalidInput
 from index.service import Service
 
 log = logging.getLogger(__name__)
@@ -62,9 +66,11 @@ class Ask(commands.Cog):
     @app_commands.guild_only()
     @limited("ask")
     @app_commands.describe(
-        question="What you want to know",
+        question="What you want to know (a time it names, like 'last week', limits the articles)",
         article="Only answer from this article",
         private="Only you see the answer (default: no)",
+        since="Only articles published from this date on (2026-11-24, or an ISO time)",
+        until="Only articles published up to this date, included (or before an ISO time)",
     )
     async def ask(
         self,
@@ -72,11 +78,18 @@ class Ask(commands.Cog):
         question: app_commands.Range[str, 1, 1000],
         article: str | None = None,
         private: bool = False,
+        since: app_commands.Range[str, 1, 40] | None = None,
+        until: app_commands.Range[str, 1, 40] | None = None,
     ) -> None:
         """Ask a question about this server's articles."""
         scope = scope_of(interaction)
+        zone = await asyncio.to_thread(self.service.time_zone, scope)
+        start = moment_option(since, zone, end=False)
+        end = moment_option(until, zone, end=True)
         await interaction.response.defer(ephemeral=private, thinking=True)
-        answer = await asyncio.to_thread(self.service.ask, scope, question, article)
+        answer = await asyncio.to_thread(
+            partial(self.service.ask, scope, question, article, since=start, until=end)
+        )
         view = None
         if not private:  # a private answer is nobody else's to vote on, and is not kept
             view = feedback_view(await asyncio.to_thread(self.service.record_answer, scope, answer))
@@ -232,3 +245,13 @@ class Ask(commands.Cog):
 def _can_hold_threads(channel: object) -> bool:
     """Whether a thread can be opened on a message of this channel (a text channel)."""
     return isinstance(channel, discord.TextChannel)
+
+
+def moment_option(value: str | None, zone: tzinfo, *, end: bool) -> datetime | None:
+    """A ``since:``/``until:`` option read in the server's time zone (see ``parse_moment``)."""
+    if value is None:
+        return None
+    try:
+        return parse_moment(value, zone, end=end)
+    except ValueError as error:
+        raise InvalidInput(str(error)) from None
