@@ -745,6 +745,62 @@ def run(state: State, samples: Path) -> None:
     _run(action)
 
 
+@main.command()
+@click.argument("article_id")
+@click.option(
+    "--sentences",
+    "-k",
+    type=click.IntRange(1, 10),
+    default=3,
+    show_default=True,
+    help="How many sentences.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the answer as JSON (as ask --json).")
+@click.pass_obj
+def summarize(state: State, article_id: str, sentences: int, as_json: bool) -> None:
+    """The sentences that best summarize an article, quoted verbatim in its order."""
+
+    def action() -> None:
+        answer = state.service.summarize(state.scope, article_id, sentences)
+        emit_json(answer.to_json()) if as_json else print_answer(answer)
+
+    _run(action)
+
+
+@main.command()
+@click.option(
+    "--since",
+    callback=lambda _c, _p, v: since_option(v),
+    help="From this date or ISO time (default: 7 days ago).",
+)
+@click.option(
+    "--until", callback=lambda _c, _p, v: until_option(v), help="Up to this date (included)."
+)
+@click.option(
+    "--limit", type=click.IntRange(1, 25), default=10, show_default=True, help="Most stories."
+)
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON object.")
+@click.pass_obj
+def digest(
+    state: State, since: datetime | None, until: datetime | None, limit: int, as_json: bool
+) -> None:
+    """The most covered stories of a time window, one quoted sentence each.
+
+    The same event reported by several articles is one story, quoted from its fullest one.
+    """
+
+    def action() -> None:
+        result = state.service.digest(state.scope, since, until, limit)
+        if as_json:
+            stories = [{"citation": n, "articles": list(ids)} for n, ids in
+                       enumerate(result.stories, start=1)]  # fmt: skip
+            emit_json({**result.answer.to_json(), "stories": stories})
+            return
+        print_answer(result.answer)
+
+    _run(action)
+
+
 @main.group()
 def feedback() -> None:
     """Members' 👍 and 👎 on the bot's answers in a server (--guild)."""

@@ -113,12 +113,14 @@ class CitebotBot(commands.Bot):
         from bot.cogs.articles import Articles
         from bot.cogs.ask import Ask
         from bot.cogs.feedback import VoteButton, WrongQuoteButton
+        from bot.cogs.summaries import Summaries
 
         if not self.reads_messages:
             log.info("%s", INTENT_HELP)
         self.forget_old_answers.start()
         self.add_dynamic_items(VoteButton, WrongQuoteButton)
         await self.add_cog(Ask(self, self.service))
+        await self.add_cog(Summaries(self, self.service))
         await self.add_cog(Articles(self, self.service, self.settings))
         await self.add_cog(Admin(self, self.service))
         self._warm_up = asyncio.create_task(self._load_model(), name="citebot.warm_up")

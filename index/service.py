@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 from zoneinfo import ZoneInfo
@@ -47,6 +47,7 @@ from index.models import (
 from index.rerank import Reranker
 from index.retrieval import RetrievalSettings, Retriever
 from index.store import NewArticle, Store, normalized_time
+from index.summaries import Digest, SummarySettings, digest, summarize
 from index.text import clean, clean_question, is_text, normalize_for_hash, split_sentences
 from index.vectors import VectorIndex, index_path, remove_stale_temporaries
 
@@ -155,6 +156,7 @@ class Service:
         """
         self.data_dir = data_dir
         self.default_time_zone = time_zone
+        self.summary_settings = SummarySettings()
         self.embedder = embedder
         self.store = Store(data_dir / "citebot.sqlite3")
         self.reranker = reranker
@@ -653,6 +655,42 @@ class Service:
             )
         answer = self._ask(scope, question, only, context, among=frozenset(published))
         return replace(answer, window=window, window_note=note, undated_skipped=undated)
+
+    def summarize(self, scope: str, article_id: str, sentences: int = 3) -> Answer:
+        """The ``sentences`` sentences that best summarize an article, quoted in its order.
+
+        Raises:
+            InvalidInput: ``sentences`` is not between 1 and 10.
+            NotFoundError: ``article_id`` names no article of this scope.
+        """
+        if not 1 <= sentences <= 10:
+            raise InvalidInput("a summary has 1 to 10 sentences")
+        return summarize(self.store, scope, article_id, sentences, self.summary_settings)
+
+    def digest(
+        self,
+        scope: str,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int = 10,
+        now: datetime | None = None,
+    ) -> Digest:
+        """The most covered stories of a window (default: the past 7 days), one quote each.
+
+        Near-duplicate stories (the same event from two sites) are merged.
+
+        Raises:
+            InvalidInput: ``until`` is not after ``since``, or ``limit`` is not 1 to 25.
+        """
+        if not 1 <= limit <= 25:
+            raise InvalidInput("a digest has 1 to 25 stories")
+        if since is None and until is None:
+            since = (now or datetime.now(UTC)) - timedelta(days=7)
+        window = self._window(scope, "", since, until, now)
+        assert window is not None
+        return digest(
+            self.store, scope, window, self.time_zone(scope), limit, self.summary_settings
+        )
 
     def time_zone(self, scope: str) -> ZoneInfo:
         """The scope's time zone ("today" and "last week" are its days), default the service's."""

@@ -444,6 +444,14 @@ class Store:
         )[0]
         return [int(r[0]) for r in rows], int(undated)
 
+    def published_times(self, pks: Sequence[int]) -> dict[int, str | None]:
+        """Normalized publication time (ISO UTC) of these articles; None when unknown."""
+        if not pks:
+            return {}
+        marks = ",".join("?" * len(pks))
+        rows = self._query(f"SELECT pk, published_at FROM articles WHERE pk IN ({marks})", pks)
+        return {int(pk): (str(at) if at else None) for pk, at in rows}
+
     def chunk_ids_of(self, pks: Sequence[int]) -> npt.NDArray[np.int64]:
         """The chunk ids of these articles."""
         ids: list[int] = []
