@@ -8,7 +8,7 @@ SHARED ?= ../shared
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: install run test check lint format eval bench bench-quick bench-extract model model-open clean
+.PHONY: install run test check lint format eval eval-summaries bench bench-quick bench-extract model model-open clean
 
 # torch goes in first, pinned: an unpinned torch pulls a multi-gigabyte CUDA build.
 $(STAMP): pyproject.toml
@@ -41,6 +41,11 @@ check: lint test bench-quick
 eval: $(STAMP)
 	$(BIN)/citebot eval $(SHARED)/data/qa/xquad-en $(SHARED)/data/qa/newsqa-dev --compare \
 		--distractors $(SHARED)/data/corpus/cnn-dailymail-1000.jsonl
+
+# Summary quality (benchmarks/eval_summaries.py): ROUGE of citebot's summaries of 700 CNN/Daily
+# Mail articles against their highlights, beside Lead-3 and TextRank.
+eval-summaries: $(STAMP)
+	$(BIN)/python benchmarks/eval_summaries.py --shared $(SHARED)
 
 # Speed and scale (benchmarks/speed.py). bench-quick: 150 articles, 100k vectors, part of
 # `make check`; it skips (and says so) when ../shared is not there.
