@@ -14,6 +14,7 @@ from index.answer import AnswerSettings
 from index.embedding import HashEmbedder, SentenceTransformerEmbedder
 from index.rerank import CrossEncoderReranker
 from index.service import ArticleInput, Service
+from tests.discord_schema import DiscordSchema
 from tests.fake_discord import FakeDiscord, running_bot
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -108,3 +109,18 @@ async def bot(
 ) -> AsyncIterator[CitebotBot]:
     async with running_bot(lambda: CitebotBot(settings, bot_service), fake) as bot:
         yield bot
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """How many requests the bot sent were checked against Discord's schema, by kind."""
+    schema = DiscordSchema.load()
+    if schema is None:
+        terminalreporter.write_line("Discord's schema: ../shared absent, requests not checked")
+        return
+    if not schema.seen:
+        return
+    seen = schema.seen
+    terminalreporter.write_line(
+        f"Discord's schema checked {sum(seen.values())} requests of {len(seen)} kinds: "
+        + ", ".join(f"{kind} {count}" for kind, count in sorted(seen.items()))
+    )

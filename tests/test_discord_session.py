@@ -6,6 +6,7 @@ many requests of each kind were checked."""
 from __future__ import annotations
 
 import contextlib
+from collections import Counter
 
 import pytest
 
@@ -58,6 +59,7 @@ async def test_a_long_session_sends_only_requests_discord_accepts(
 ) -> None:
     if fake.schema is None:
         pytest.skip("../shared/discord/openapi.json is absent: nothing to validate against")
+    before = Counter(fake.schema.seen)  # the schema is shared by every test of the run
     settings = settings.model_copy(
         update={
             "message_content_intent": True,
@@ -125,6 +127,17 @@ async def test_a_long_session_sends_only_requests_discord_accepts(
             await done(await fake.slash("ask", {"question": "Which city?", "article": "nope"}))
             await done(await fake.slash("ask", {"question": "Who won the snooker final?"}))
 
+            # by date, summaries, digests
+            await done(await fake.slash("ask", {"question": "What happened last week?"}))
+            window = {"since": "2020-01-01", "until": "2030-12-31"}
+            await done(await fake.slash("ask", {"question": "Which city?", **window}))
+            bad_date = await done(await fake.slash("ask", {"question": "Which?", "since": "soon"}))
+            assert bad_date.final.ephemeral
+            await done(await fake.slash("summarize", {"article": nile, "sentences": 2}))
+            await done(await fake.autocomplete("summarize", {"article": "alps"}, "article"))
+            await done(await fake.slash("digest"))
+            await done(await fake.slash("digest", window))
+
             # feedback
             up, down = (b["custom_id"] for b in public.final.buttons)
             await done(await fake.click(public.final, up))
@@ -168,6 +181,14 @@ async def test_a_long_session_sends_only_requests_discord_accepts(
             await fake.wait_for(
                 lambda: any(m.embeds for m in fake.channel_messages(post.channel_id))
             )
+            zones = await fake.autocomplete(
+                "admin timezone", {"zone": "berlin"}, "zone", user_id=admin
+            )
+            await done(zones)
+            await admin_does("admin timezone", {"zone": zones.choices[0]["value"]})
+            await admin_does("admin timezone", {"zone": "Nowhere/Atlantis"})
+            await admin_does("admin channel", {"mode": "auto"})  # no channel: refused
+            await admin_does("admin channel", {"channel": auto, "mode": "default"})
             await admin_does("admin stats")
             await admin_does("admin reindex")
             purge = await admin_does("admin purge")
@@ -189,7 +210,7 @@ async def test_a_long_session_sends_only_requests_discord_accepts(
             await done(await fake.click(purge.final, label="Delete everything", user_id=admin))
             assert bot_service.list_articles(str(g)) == []
 
-    seen = fake.schema.seen
+    seen = fake.schema.seen - before
     with capsys.disabled():
         print(f"\n  Discord's schema checked {sum(seen.values())} requests of {len(seen)} kinds:")
         for kind, count in sorted(seen.items()):
