@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 from zoneinfo import ZoneInfo
@@ -684,9 +684,12 @@ class Service:
         """
         if not 1 <= limit <= 25:
             raise InvalidInput("a digest has 1 to 25 stories")
-        if since is None and until is None:
-            since = (now or datetime.now(UTC)) - timedelta(days=7)
-        window = self._window(scope, "", since, until, now)
+        if since is None and until is None:  # from the start of the day a week ago
+            window = resolve(
+                "over the past 7 days", now or datetime.now(UTC), self.time_zone(scope)
+            )
+        else:
+            window = self._window(scope, "", since, until, now)
         assert window is not None
         return digest(
             self.store, scope, window, self.time_zone(scope), limit, self.summary_settings

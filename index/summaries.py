@@ -121,7 +121,7 @@ def summarize(
     return Answer(
         question=f"Summary of “{article.title}”",
         answered=bool(citations),
-        text="\n".join(c.sentence for c in citations) or "The article has no sentence to quote.",
+        text=quoted(citations) or "The article has no sentence to quote.",
         citations=citations,
     )
 
@@ -180,12 +180,17 @@ def digest(
     answer = Answer(
         question=question,
         answered=bool(citations),
-        text="\n".join(c.sentence for c in citations),
+        text=quoted(citations),
         citations=tuple(citations),
         window=window,
         window_note=note,
     )
     return Digest(answer, tuple(stories))
+
+
+def quoted(citations: Sequence[Citation]) -> str:
+    """The quotes one a line, each with its marker, as answers show them."""
+    return "\n".join(f"“{c.sentence}” [{c.n}]" for c in citations)
 
 
 def _dimension(store: Store, scope: str) -> int:
