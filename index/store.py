@@ -413,7 +413,8 @@ class Store:
         for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
             log.info("migrating %s to schema %d", self.path, number)
             self._db.executescript(f"BEGIN; {script}; PRAGMA user_version = {number}; COMMIT;")
-        self._fill_published_at()
+        if version < 6:  # articles stored before schema 6 (every later one has it)
+            self._fill_published_at()
 
     def _fill_published_at(self) -> None:
         """Normalize the publication time of articles stored before schema 6."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from bot.cli import main
 from bot.client import CitebotBot
 from index.errors import InvalidInput
 from index.service import ArticleInput, Service
+from index.store import MIGRATIONS, Store
 from tests.fake_discord import MANAGE_GUILD, MEMBER_PERMISSIONS, FakeDiscord
 
 NOW = datetime(2025, 12, 3, 10, 0, tzinfo=UTC)  # a Wednesday
@@ -185,3 +187,26 @@ async def test_admin_timezone_sets_the_server_s_day(
     it = await fake.slash("admin timezone", {"zone": "Mars/Olympus"}, user_id=admin.user_id)
     await it.wait_done()
     assert "is not a time zone" in it.final.text
+
+
+def test_articles_stored_before_dates_were_normalized_get_theirs_at_upgrade(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "citebot.sqlite3"
+    with sqlite3.connect(path) as db:  # a database as citebot's schema 5 left it
+        for number, script in enumerate(MIGRATIONS[:5], start=1):
+            db.executescript(f"BEGIN; {script}; PRAGMA user_version = {number}; COMMIT;")
+        for article_id, published in (("a1", "Mon, 24 Nov 2025 08:30:00 GMT"), ("a2", None)):
+            db.execute(
+                "INSERT INTO articles (scope, article_id, title, published, added_at, text, "
+                "content_hash) VALUES ('local', ?, 't', ?, '2025-12-01T00:00:00+00:00', 'x', ?)",
+                (article_id, published, article_id),
+            )
+    store = Store(path)
+    try:
+        pks, undated = store.articles_published("local", "2025-11-24", "2025-11-25")
+        assert len(pks) == 1
+        assert undated == 1
+        assert store.published_times(pks) == {pks[0]: "2025-11-24T08:30:00+00:00"}
+    finally:
+        store.close()
