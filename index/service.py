@@ -640,6 +640,12 @@ class Service:
         window = self._window(scope, question, since, until, now)
         if window is None:
             return self._ask(scope, question, only, context)
+        if window.phrase and not self.store.has_dated(scope):
+            # a time named in the question can't be about publication here: no article has
+            # a date (e.g. an encyclopedia); it is read as part of the question instead
+            answer = self._ask(scope, question, only, context)
+            note = f"“{window.phrase}” was not read as a publication date: no article here has one."
+            return replace(answer, window_note=note)
         zone = self.time_zone(scope)
         published, undated = self.store.articles_published(
             scope,

@@ -445,6 +445,14 @@ class Store:
         )[0]
         return [int(r[0]) for r in rows], int(undated)
 
+    def has_dated(self, scope: str) -> bool:
+        """Whether any article of the scope has a known publication time."""
+        return bool(
+            self._query(
+                "SELECT 1 FROM articles WHERE scope = ? AND published_at > '' LIMIT 1", (scope,)
+            )
+        )
+
     def published_times(self, pks: Sequence[int]) -> dict[int, str | None]:
         """Normalized publication time (ISO UTC) of these articles; None when unknown."""
         if not pks:

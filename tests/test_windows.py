@@ -210,3 +210,20 @@ def test_articles_stored_before_dates_were_normalized_get_theirs_at_upgrade(
         assert store.published_times(pks) == {pks[0]: "2025-11-24T08:30:00+00:00"}
     finally:
         store.close()
+
+
+def test_a_time_in_a_question_is_not_a_window_where_no_article_is_dated(service: Service) -> None:
+    # an encyclopedia: "in 1998" is what the question is about, not when articles appeared
+    service.add("local", ArticleInput("The bridge was finished in 1998 after six years of work."))
+    answer = service.ask("local", "What was finished in 1998?", now=NOW)
+    assert answer.answered
+    assert answer.window is None
+    assert (
+        answer.window_note
+        == "“in 1998” was not read as a publication date: no article here has one."
+    )
+    assert answer.to_json()["window"] is None
+    # a window given explicitly still applies, and says why nothing is found
+    limited = service.ask("local", "What was finished?", since=NOW)
+    assert not limited.answered
+    assert "1 undated article left out" in limited.text
