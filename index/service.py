@@ -295,8 +295,12 @@ class Service:
         added_by: str | None,
         is_page: bool,
         quota: int | None = None,
+        fallback: ArticleInput | None = None,
     ) -> AddResult:
         """Add an extracted document; a page must reach ``min_page_words`` words.
+
+        ``fallback`` carries what another source (a feed entry) says of the article: its
+        author, publication time and canonical link fill in what the page does not say.
 
         Raises:
             ArticleTooShort: The page yielded too little text (paywall, consent wall,
@@ -312,13 +316,13 @@ class Service:
             scope,
             ArticleInput(
                 extracted.text,
-                title=title or extracted.title,
+                title=title or extracted.title or (fallback and fallback.title),
                 url=url,
-                author=extracted.author,
-                published=extracted.published,
+                author=extracted.author or (fallback and fallback.author),
+                published=extracted.published or (fallback and fallback.published),
                 added_by=added_by,
-                site=extracted.site,
-                canonical_url=extracted.canonical_url,
+                site=extracted.site or (fallback and fallback.site),
+                canonical_url=extracted.canonical_url or (fallback and fallback.canonical_url),
             ),
             quota=quota,
         )
