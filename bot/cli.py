@@ -839,3 +839,112 @@ def feedback_export(state: State, directory: Path, since: datetime | None) -> No
         )
 
     _run(action)
+
+
+@main.group()
+def feed() -> None:
+    """Follow news feeds and sitemaps: their new articles are added on their own.
+
+    The bot polls every CITEBOT_FEED_INTERVAL_MINUTES; on the command line, `feed poll`
+    polls now.
+    """
+
+
+@feed.command(name="add")
+@click.argument("url")
+@click.option("--json", "as_json", is_flag=True, help="Print the feed as JSON.")
+@click.pass_obj
+def feed_add(state: State, url: str, as_json: bool) -> None:
+    """Follow URL: an RSS, Atom or RDF feed, a (news) sitemap, or a site's page naming its feed."""
+
+    def action() -> None:
+        followed = state.settings.make_follower(state.service).add(state.scope, url)
+        if as_json:
+            emit_json(followed.to_json())
+            return
+        click.echo(f"following feed {followed.feed_id}: {followed.title} ({followed.kind})")
+        click.echo(f"  {followed.feed_url}")
+        click.echo("  `citebot feed poll` fetches its articles now.")
+
+    _run(action)
+
+
+@feed.command(name="list")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object per line.")
+@click.pass_obj
+def feed_list(state: State, as_json: bool) -> None:
+    """The feeds followed, with how their polls went."""
+
+    def action() -> None:
+        feeds = state.settings.make_follower(state.service).feeds(state.scope)
+        for followed in feeds:
+            if as_json:
+                emit_json(followed.to_json())
+                continue
+            status = "disabled" if followed.disabled_at else f"next poll {followed.next_poll_at}"
+            click.echo(
+                f"{followed.feed_id:>4}  {followed.title}  [{followed.kind}, "
+                f"{followed.articles} articles, {status}]"
+            )
+            click.echo(f"      {followed.feed_url}")
+            if followed.last_error:
+                click.echo(
+                    f"      last error ({followed.failures} in a row): {followed.last_error}"
+                )
+        if not feeds and not as_json:
+            click.echo("no feeds followed: `citebot feed add URL` follows one")
+
+    _run(action)
+
+
+@feed.command(name="remove")
+@click.argument("feed_id", type=int)
+@click.pass_obj
+def feed_remove(state: State, feed_id: int) -> None:
+    """Stop following feed FEED_ID (the articles it brought stay)."""
+
+    def action() -> None:
+        removed = state.settings.make_follower(state.service).remove(state.scope, feed_id)
+        click.echo(f"stopped following feed {removed.feed_id}: {removed.title}")
+
+    _run(action)
+
+
+@feed.command(name="poll")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object per feed.")
+@click.pass_obj
+def feed_poll(state: State, as_json: bool) -> None:
+    """Poll every feed followed, now, and store their new articles.
+
+    Reports per feed the entries seen, articles added, duplicates and failures. A feed that
+    could not be polled has an "error"; the command still exits 0 (the others were polled).
+    """
+
+    def action() -> None:
+        follower = state.settings.make_follower(state.service)
+        if not follower.feeds(state.scope) and not as_json:
+            click.echo("no feeds followed: `citebot feed add URL` follows one")
+        for result in follower.poll_scope(state.scope):
+            if as_json:
+                emit_json(result.to_json())
+                continue
+            click.echo(f"feed {result.feed_id} ({result.title}):")
+            if result.error:
+                state_word = "disabled" if result.disabled else "will retry"
+                click.echo(f"  failed ({state_word} {result.next_poll_at}): {result.error}")
+            elif result.not_modified:
+                click.echo("  not modified since the last poll")
+            else:
+                click.echo(
+                    f"  {result.entries_seen} entries seen, {result.articles_added} articles "
+                    f"added, {result.replaced} replaced, {result.duplicates} duplicates, "
+                    f"{result.failures} failures, {result.unchanged} unchanged"
+                    + (f", {result.deferred} left for the next poll" if result.deferred else "")
+                    + (f", {result.skipped} older ones skipped" if result.skipped else "")
+                )
+            for added in result.added:
+                click.echo(f"  + {added.article_id}  {added.title}")
+            for problem in result.problems:
+                click.echo(f"  ! {problem}")
+
+    _run(action)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -20,6 +20,9 @@ from index.fetch import Fetcher
 from index.rerank import CrossEncoderReranker, Reranker
 from index.retrieval import RetrievalSettings
 from index.service import Service
+
+if TYPE_CHECKING:
+    from index.follow import FeedFollower
 
 
 class Settings(BaseSettings):
@@ -163,6 +166,21 @@ class Settings(BaseSettings):
         ge=1,
         description="Most articles one server may hold (replacing an article does not count).",
     )
+    feed_interval_minutes: float = Field(
+        default=15.0, ge=1, le=1440, description="Minutes between two polls of a followed feed."
+    )
+    feed_max_new: int = Field(
+        default=10, ge=1, le=200, description="Most new articles one poll of a feed stores."
+    )
+    server_feed_quota: int = Field(
+        default=20, ge=0, le=1000, description="Most feeds one server may follow."
+    )
+    feed_max_failures: int = Field(
+        default=8,
+        ge=1,
+        le=100,
+        description="Polls failed in a row (with exponential back-off) before a feed is disabled.",
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         default="INFO", description="Logging level."
     )
@@ -180,6 +198,20 @@ class Settings(BaseSettings):
         if self.reranker == "off" or self.embedder == "hash":
             return None
         return CrossEncoderReranker(self.reranker_path, int8=self.reranker == "int8")
+
+    def make_follower(self, service: Service) -> FeedFollower:
+        """Feed following over ``service``, with the configured polling settings."""
+        from index.follow import FeedFollower, FollowSettings  # feed parsers: only when used
+
+        return FeedFollower(
+            service,
+            FollowSettings(
+                interval_minutes=self.feed_interval_minutes,
+                max_new=self.feed_max_new,
+                max_feeds=self.server_feed_quota,
+                max_failures=self.feed_max_failures,
+            ),
+        )
 
     @field_validator("timezone")
     @classmethod

@@ -40,7 +40,10 @@ Invariants this module keeps:
 - Limits: a connect timeout per address, one total time limit for the whole fetch (resolution,
   redirects, reading), ``max_bytes`` on the decoded body (checked against ``Content-Length``
   first, then while streaming: reading stops as soon as the cap is passed), at most
-  ``max_redirects`` redirects, and a content type in ``ALLOWED_TYPES``.
+  ``max_redirects`` redirects, and a content type in ``ALLOWED_TYPES`` (feeds: ``FEED_TYPES``).
+- Conditional requests: given the ``Validators`` a server sent last time (ETag, Last-Modified),
+  the fetch asks ``If-None-Match``/``If-Modified-Since`` and a 304 comes back as a page with
+  ``not_modified`` set and no body.
 - No cookies, no proxies from the environment, no connection reuse: every request says
   ``Connection: close``, so a connection whose TLS was verified for one name never carries a
   request for another name on the same address, whatever transport is used.
@@ -66,11 +69,13 @@ log = logging.getLogger(__name__)
 
 __all__ = [
     "ALLOWED_TYPES",
+    "FEED_TYPES",
     "FetchError",
     "FetchedPage",
     "Fetcher",
     "Resolver",
     "UnsafeURL",
+    "Validators",
     "check_url_syntax",
     "system_resolver",
 ]
@@ -90,6 +95,19 @@ Resolver = Callable[[str, int], Awaitable[list[str]]]
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 ALLOWED_TYPES = frozenset({"text/html", "application/xhtml+xml", "text/plain", "application/pdf"})
+FEED_TYPES = frozenset(
+    {
+        "application/rss+xml",
+        "application/atom+xml",
+        "application/rdf+xml",
+        "application/x-rss+xml",
+        "application/xml",
+        "text/xml",
+        "text/html",  # a site's page, to discover its feed
+        "application/xhtml+xml",
+        "text/plain",  # feeds and sitemaps served as plain text
+    }
+)
 MAX_URL_LENGTH = 2000
 DEFAULT_USER_AGENT = "citebot/0.1 (article question bot)"
 
@@ -97,6 +115,11 @@ _SCHEMES = frozenset({"http", "https"})
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _ACCEPT = "text/html,application/xhtml+xml,text/plain;q=0.9,application/pdf;q=0.8"
+_FEED_ACCEPT = (
+    "application/rss+xml,application/atom+xml,application/rdf+xml,application/xml;q=0.9,"
+    "text/xml;q=0.9,text/html;q=0.5,*/*;q=0.1"
+)
+_XML_START = re.compile(rb"\s*(<\?xml|<rss|<feed|<rdf:RDF|<urlset|<sitemapindex)")
 # The cap counts decoded bytes. gzip and deflate expand one network read (64 KiB at most) by
 # about 1000x at worst; brotli and zstd, which can expand far more, are not asked for.
 _ACCEPT_ENCODING = "gzip, deflate"
@@ -171,6 +194,27 @@ class FetchedPage:
     content_type: str
     charset: str | None
     body: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Validators:
+    """What a server said of a document last time, to fetch it again only if it changed."""
+
+    etag: str | None = None
+    last_modified: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FetchedDocument(FetchedPage):
+    """A fetched feed, sitemap or page, with the validators for the next conditional fetch.
+
+    Attributes:
+        validators: The response's ETag and Last-Modified headers.
+        not_modified: The server answered 304: the document did not change (``body`` is empty).
+    """
+
+    validators: Validators = Validators()
+    not_modified: bool = False
 
 
 class _Refused(Exception):
@@ -291,10 +335,28 @@ class Fetcher:
             UnsafeURL: The URL, or a redirect, points somewhere citebot must not go.
             FetchError: The page could not be fetched.
         """
+        return await self._within_time(url, _Wanted(ALLOWED_TYPES, _ACCEPT, None))
+
+    async def fetch_feed(self, url: str, validators: Validators | None = None) -> FetchedDocument:
+        """Fetch a feed, a sitemap or a site's page (to discover its feed), conditionally.
+
+        The same rules and limits as ``fetch``, with ``FEED_TYPES`` accepted. With
+        ``validators`` from the last fetch, a server that answers 304 Not Modified gives a
+        document with ``not_modified`` set.
+
+        Raises:
+            UnsafeURL: As ``fetch``.
+            FetchError: As ``fetch``.
+        """
+        page = await self._within_time(url, _Wanted(FEED_TYPES, _FEED_ACCEPT, validators))
+        assert isinstance(page, FetchedDocument)
+        return page
+
+    async def _within_time(self, url: str, wanted: _Wanted) -> FetchedPage:
         first = check_url_syntax(url)
         try:
             async with asyncio.timeout(self.total_timeout):
-                return await self._fetch(url, first)
+                return await self._fetch(url, first, wanted)
         except TimeoutError:
             raise FetchError(
                 f"fetching {_shorten(url)} timed out after {self.total_timeout:g} s"
@@ -314,11 +376,11 @@ class Fetcher:
             return asyncio.run(self.fetch(url))
         raise RuntimeError("fetch_sync() cannot run inside an event loop; await fetch() instead")
 
-    async def _fetch(self, asked: str, url: httpx.URL) -> FetchedPage:
+    async def _fetch(self, asked: str, url: httpx.URL, wanted: _Wanted) -> FetchedPage:
         async with self._client() as client:
             for hop in range(self.max_redirects + 1):
                 addresses = await self._addresses(url, hop)
-                response = await self._send(client, url, addresses)
+                response = await self._send(client, url, addresses, wanted)
                 try:
                     if response.status_code in _REDIRECTS:
                         if hop == self.max_redirects:
@@ -328,7 +390,7 @@ class Fetcher:
                             )
                         url = self._next_hop(url, response, hop + 1)
                         continue
-                    return await self._read(asked, url, response)
+                    return await self._read(asked, url, response, wanted)
                 finally:
                     await response.aclose()
         raise AssertionError("unreachable: the loop returns or raises")  # pragma: no cover
@@ -424,7 +486,11 @@ class Fetcher:
         return address
 
     async def _send(
-        self, client: httpx.AsyncClient, url: httpx.URL, addresses: list[IPAddress]
+        self,
+        client: httpx.AsyncClient,
+        url: httpx.URL,
+        addresses: list[IPAddress],
+        wanted: _Wanted,
     ) -> httpx.Response:
         """Send the GET to each checked address in turn until one connects."""
         host = url.raw_host.decode("ascii").removesuffix(".")
@@ -435,12 +501,16 @@ class Fetcher:
         headers = {
             "Host": host_header,
             "User-Agent": self.user_agent,
-            "Accept": _ACCEPT,
+            "Accept": wanted.accept,
             "Accept-Encoding": _ACCEPT_ENCODING,
             # Never reuse a connection: one whose TLS was verified for name A must not carry a
             # request for name B on the same address, even with an injected pooling transport.
             "Connection": "close",
         }
+        if wanted.validators and wanted.validators.etag:
+            headers["If-None-Match"] = wanted.validators.etag
+        if wanted.validators and wanted.validators.last_modified:
+            headers["If-Modified-Since"] = wanted.validators.last_modified
         # httpcore uses sni_hostname for both SNI and the certificate's name check.
         extensions = {"sni_hostname": host} if url.scheme == "https" else {}
         failure = ""
@@ -479,13 +549,22 @@ class Fetcher:
         log.debug("redirect %d: %s -> %s", hop, url, target)
         return target
 
-    async def _read(self, asked: str, url: httpx.URL, response: httpx.Response) -> FetchedPage:
+    async def _read(
+        self, asked: str, url: httpx.URL, response: httpx.Response, wanted: _Wanted
+    ) -> FetchedPage:
         shown = _shorten(str(url))
+        validators = Validators(
+            etag=response.headers.get("etag") or None,
+            last_modified=response.headers.get("last-modified") or None,
+        )
+        if response.status_code == 304 and wanted.validators is not None:
+            return FetchedDocument(asked, str(url), "", None, b"", validators, not_modified=True)
         if not 200 <= response.status_code < 300:
             raise FetchError(f"the server answered {_status(response)} for {shown}")
         media_type, charset = _content_type(response.headers.get("content-type", ""))
-        if media_type and media_type not in ALLOWED_TYPES:
-            raise FetchError(f"{shown} is {media_type}, not a web page, text or PDF")
+        if media_type and media_type not in wanted.types:
+            what = "a feed, sitemap or web page" if wanted.is_feed else "a web page, text or PDF"
+            raise FetchError(f"{shown} is {media_type}, not {what}")
         length = response.headers.get("content-length", "").strip()
         if length.isdigit() and int(length) > self.max_bytes:
             raise FetchError(
@@ -507,6 +586,12 @@ class Fetcher:
             if sniffed is None:
                 raise FetchError(f"{shown} has no content type and is neither HTML nor PDF")
             media_type = sniffed
+        if wanted.is_feed:
+            if media_type == "text/html" and _XML_START.match(
+                bytes(body[:256]).lstrip(b"\xef\xbb\xbf")
+            ):
+                media_type = "application/xml"
+            return FetchedDocument(asked, str(url), media_type, charset, bytes(body), validators)
         return FetchedPage(
             url=asked,
             final_url=str(url),
@@ -514,6 +599,19 @@ class Fetcher:
             charset=charset,
             body=bytes(body),
         )
+
+
+@dataclass(frozen=True, slots=True)
+class _Wanted:
+    """What one fetch accepts and asks for."""
+
+    types: frozenset[str]
+    accept: str
+    validators: Validators | None
+
+    @property
+    def is_feed(self) -> bool:
+        return self.types is FEED_TYPES
 
 
 class _Borrowed(httpx.AsyncBaseTransport):

@@ -77,6 +77,62 @@ class Article:
 
 
 @dataclass(frozen=True, slots=True)
+class Feed:
+    """A feed (or sitemap) a scope follows, and where its polling stands.
+
+    Attributes:
+        feed_id: Its number, shown to users.
+        url: The address the user gave (a site's page, a feed or a sitemap).
+        feed_url: The feed or sitemap read on each poll.
+        kind: ``rss``, ``atom``, ``rdf``, ``sitemap``, ``news-sitemap`` or ``sitemap-index``.
+        channel_id: Where new articles are announced (None: nowhere).
+        failures: Polls failed in a row; at the limit the feed is disabled.
+        disabled_at: When it was disabled (None: it is polled).
+        etag: The ETag of the last fetch, for a conditional request.
+        last_modified: The Last-Modified of the last fetch, likewise.
+        articles: Articles its entries became.
+    """
+
+    feed_id: int
+    scope: str
+    url: str
+    feed_url: str
+    kind: str
+    title: str
+    channel_id: str | None
+    added_by: str | None
+    added_at: str
+    next_poll_at: str
+    last_poll_at: str | None = None
+    last_ok_at: str | None = None
+    failures: int = 0
+    last_error: str | None = None
+    disabled_at: str | None = None
+    etag: str | None = None
+    last_modified: str | None = None
+    articles: int = 0
+
+    def to_json(self) -> dict[str, object]:
+        """The feed as ``feed list --json`` prints it."""
+        return {
+            "id": self.feed_id,
+            "url": self.url,
+            "feed_url": self.feed_url,
+            "kind": self.kind,
+            "title": self.title,
+            "channel_id": self.channel_id,
+            "added_at": self.added_at,
+            "last_poll_at": self.last_poll_at,
+            "last_ok_at": self.last_ok_at,
+            "next_poll_at": self.next_poll_at,
+            "failures": self.failures,
+            "last_error": self.last_error,
+            "disabled": self.disabled_at is not None,
+            "articles": self.articles,
+        }
+
+
+@dataclass(frozen=True, slots=True)
 class AddResult:
     """What happened when an article was added."""
 

@@ -32,7 +32,7 @@ import numpy.typing as npt
 from index.dates import parse_published
 from index.errors import InvalidInput, NotFoundError, StoreError
 from index.files import partial_for, publish_new
-from index.models import Article, ChunkSpan, SentenceSpan
+from index.models import Article, ChunkSpan, Feed, SentenceSpan
 
 log = logging.getLogger(__name__)
 
@@ -144,6 +144,43 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE articles ADD COLUMN published_at TEXT;
     CREATE INDEX articles_published_at ON articles (scope, published_at);
+    """,
+    # 7: the feeds a scope follows, their polling state, and the entries each has seen
+    # (which article an entry became, so that a re-sent entry is not fetched again).
+    """
+    CREATE TABLE feeds (
+        id INTEGER PRIMARY KEY,
+        scope TEXT NOT NULL,
+        url TEXT NOT NULL,
+        feed_url TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        title TEXT NOT NULL,
+        channel_id TEXT,
+        added_by TEXT,
+        added_at TEXT NOT NULL,
+        etag TEXT,
+        last_modified TEXT,
+        next_poll_at TEXT NOT NULL,
+        last_poll_at TEXT,
+        last_ok_at TEXT,
+        failures INTEGER NOT NULL DEFAULT 0,
+        last_error TEXT,
+        disabled_at TEXT,
+        UNIQUE (scope, feed_url)
+    );
+    CREATE INDEX feeds_due ON feeds (next_poll_at) WHERE disabled_at IS NULL;
+    CREATE TABLE feed_entries (
+        feed_id INTEGER NOT NULL REFERENCES feeds (id) ON DELETE CASCADE,
+        key TEXT NOT NULL,
+        link TEXT,
+        article_id TEXT,
+        version TEXT NOT NULL,
+        status TEXT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        seen_at TEXT NOT NULL,
+        PRIMARY KEY (feed_id, key)
+    );
+    CREATE INDEX feed_entries_link ON feed_entries (feed_id, link);
     """,
 )
 
@@ -263,6 +300,34 @@ def _article(row: sqlite3.Row | tuple[object, ...]) -> tuple[int, Article]:
     return int(pk), Article(*rest)  # type: ignore[arg-type]
 
 
+def _feed(row: sqlite3.Row | tuple[Any, ...]) -> Feed:
+    (
+        feed_id, scope, url, feed_url, kind, title, channel_id, added_by, added_at,
+        next_poll_at, last_poll_at, last_ok_at, failures, last_error, disabled_at,
+        etag, last_modified, articles,
+    ) = row  # fmt: skip
+    return Feed(
+        feed_id=int(feed_id),
+        scope=scope,
+        url=url,
+        feed_url=feed_url,
+        kind=kind,
+        title=title,
+        channel_id=channel_id,
+        added_by=added_by,
+        added_at=added_at,
+        next_poll_at=next_poll_at,
+        last_poll_at=last_poll_at,
+        last_ok_at=last_ok_at,
+        failures=int(failures),
+        last_error=last_error,
+        disabled_at=disabled_at,
+        etag=etag,
+        last_modified=last_modified,
+        articles=int(articles),
+    )
+
+
 def _bindable(text: str) -> bool:
     """Whether SQLite can take ``text`` as a parameter whole (UTF-8, no NUL to cut it short)."""
     if "\x00" in text:
@@ -281,6 +346,46 @@ def _like_escape(text: str) -> str:
 
 def _blob(vector: npt.NDArray[np.float32]) -> bytes:
     return np.ascontiguousarray(vector, dtype=np.float32).tobytes()
+
+
+@dataclass(frozen=True, slots=True)
+class SeenEntry:
+    """What a feed's entry became the last time a poll saw it.
+
+    ``status`` is ``stored`` (``article_id`` holds it), ``failed`` (``attempts`` so far) or
+    ``skipped`` (older than what the first poll took).
+    """
+
+    key: str
+    link: str | None
+    article_id: str | None
+    version: str
+    status: str
+    attempts: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class PollOutcome:
+    """What one poll of a feed leaves behind: the feed's new state and the entries it saw."""
+
+    polled_at: str
+    next_poll_at: str
+    ok: bool
+    failures: int
+    error: str | None = None
+    disabled: bool = False
+    etag: str | None = None
+    last_modified: str | None = None
+    entries: tuple[SeenEntry, ...] = ()
+
+
+_FEED_COLUMNS = (
+    "f.id, f.scope, f.url, f.feed_url, f.kind, f.title, f.channel_id, f.added_by, f.added_at, "
+    "f.next_poll_at, f.last_poll_at, f.last_ok_at, f.failures, f.last_error, f.disabled_at, "
+    "f.etag, f.last_modified, "
+    "(SELECT count(DISTINCT e.article_id) FROM feed_entries e "
+    "WHERE e.feed_id = f.id AND e.status = 'stored')"
+)
 
 
 class Store:
@@ -925,11 +1030,160 @@ class Store:
                 "SELECT count(*) FROM articles WHERE scope = ?", (scope,)
             ).fetchone()
             db.execute("DELETE FROM articles WHERE scope = ?", (scope,))
-            for table in ("channel_modes", "scope_settings", "answers"):
+            for table in ("channel_modes", "scope_settings", "answers", "feeds"):
                 db.execute(f"DELETE FROM {table} WHERE scope = ?", (scope,))
             db.execute("UPDATE scopes SET model = NULL, dimension = NULL WHERE scope = ?", (scope,))
             self._bump(db, scope)
         return int(count)
+
+    # -- feeds --------------------------------------------------------------------------------
+
+    def add_feed(
+        self,
+        scope: str,
+        *,
+        url: str,
+        feed_url: str,
+        kind: str,
+        title: str,
+        channel_id: str | None,
+        added_by: str | None,
+        limit: int | None = None,
+    ) -> Feed:
+        """Follow a feed in a scope; its first poll is due at once.
+
+        Raises:
+            InvalidInput: The scope already follows this feed, or follows ``limit`` feeds.
+        """
+        now = utc_now()
+        with self.transaction() as db:
+            (held,) = db.execute("SELECT count(*) FROM feeds WHERE scope = ?", (scope,)).fetchone()
+            if limit is not None and held >= limit:
+                raise InvalidInput(
+                    f"this server follows {held} feeds, its limit: remove one before adding more"
+                )
+            try:
+                cursor = db.execute(
+                    "INSERT INTO feeds (scope, url, feed_url, kind, title, channel_id, added_by, "
+                    "added_at, next_poll_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (scope, url, feed_url, kind, title, channel_id, added_by, now, now),
+                )
+            except sqlite3.IntegrityError:
+                (existing,) = db.execute(
+                    "SELECT id FROM feeds WHERE scope = ? AND feed_url = ?", (scope, feed_url)
+                ).fetchone()
+                raise InvalidInput(
+                    f"this server already follows {feed_url} (feed {existing})"
+                ) from None
+        return self.get_feed(scope, int(cursor.lastrowid or 0))
+
+    def feeds(self, scope: str) -> list[Feed]:
+        """The scope's feeds, oldest first."""
+        rows = self._query(
+            f"SELECT {_FEED_COLUMNS} FROM feeds f WHERE f.scope = ? ORDER BY f.id", (scope,)
+        )
+        return [_feed(row) for row in rows]
+
+    def get_feed(self, scope: str, feed_id: int) -> Feed:
+        """One of the scope's feeds.
+
+        Raises:
+            NotFoundError: The scope follows no feed with this id.
+        """
+        rows = self._query(
+            f"SELECT {_FEED_COLUMNS} FROM feeds f WHERE f.scope = ? AND f.id = ?", (scope, feed_id)
+        )
+        if not rows:
+            raise NotFoundError(f"no feed {feed_id} here: `feed list` shows the feeds followed")
+        return _feed(rows[0])
+
+    def remove_feed(self, scope: str, feed_id: int) -> Feed:
+        """Stop following a feed (the articles it brought stay).
+
+        Raises:
+            NotFoundError: The scope follows no feed with this id.
+        """
+        feed = self.get_feed(scope, feed_id)
+        with self.transaction() as db:
+            db.execute("DELETE FROM feeds WHERE scope = ? AND id = ?", (scope, feed_id))
+        return feed
+
+    def due_feeds(self, now: str, scopes: Sequence[str] | None = None) -> list[Feed]:
+        """Feeds not disabled whose next poll is at or before ``now``, most overdue first.
+
+        ``scopes`` limits them to some scopes (None: every scope).
+        """
+        rows = self._query(
+            f"SELECT {_FEED_COLUMNS} FROM feeds f WHERE f.disabled_at IS NULL "
+            "AND f.next_poll_at <= ? ORDER BY f.next_poll_at, f.id",
+            (now,),
+        )
+        feeds = [_feed(row) for row in rows]
+        return feeds if scopes is None else [f for f in feeds if f.scope in set(scopes)]
+
+    def seen_entries(self, feed_id: int) -> list[SeenEntry]:
+        """Every entry the feed's polls have seen."""
+        rows = self._query(
+            "SELECT key, link, article_id, version, status, attempts FROM feed_entries "
+            "WHERE feed_id = ?",
+            (feed_id,),
+        )
+        return [SeenEntry(*row) for row in rows]
+
+    def record_poll(self, feed_id: int, outcome: PollOutcome) -> None:
+        """Keep a poll's outcome: the feed's state and the entries seen, in one transaction."""
+        with self.transaction() as db:
+            db.execute(
+                "UPDATE feeds SET last_poll_at = ?, next_poll_at = ?, failures = ?, "
+                "last_error = ?, last_ok_at = CASE WHEN ? THEN ? ELSE last_ok_at END, "
+                "disabled_at = CASE WHEN ? THEN ? ELSE NULL END, "
+                "etag = CASE WHEN ? THEN ? ELSE etag END, "
+                "last_modified = CASE WHEN ? THEN ? ELSE last_modified END WHERE id = ?",
+                (
+                    outcome.polled_at,
+                    outcome.next_poll_at,
+                    outcome.failures,
+                    outcome.error,
+                    outcome.ok,
+                    outcome.polled_at,
+                    outcome.disabled,
+                    outcome.polled_at,
+                    outcome.ok,
+                    outcome.etag,
+                    outcome.ok,
+                    outcome.last_modified,
+                    feed_id,
+                ),
+            )
+            db.executemany(
+                "INSERT INTO feed_entries (feed_id, key, link, article_id, version, status, "
+                "attempts, seen_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (feed_id, key) DO UPDATE SET link = excluded.link, "
+                "article_id = excluded.article_id, version = excluded.version, "
+                "status = excluded.status, attempts = excluded.attempts",
+                [
+                    (
+                        feed_id,
+                        e.key,
+                        e.link,
+                        e.article_id,
+                        e.version,
+                        e.status,
+                        e.attempts,
+                        outcome.polled_at,
+                    )
+                    for e in outcome.entries
+                ],
+            )
+
+    def enable_feed(self, scope: str, feed_id: int, now: str) -> None:
+        """Take a disabled feed back: failures forgotten, polled at ``now``."""
+        with self.transaction() as db:
+            db.execute(
+                "UPDATE feeds SET disabled_at = NULL, failures = 0, next_poll_at = ? "
+                "WHERE scope = ? AND id = ?",
+                (now, scope, feed_id),
+            )
 
     # -- sentences, chunks and vectors ----------------------------------------------------
 

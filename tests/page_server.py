@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -13,11 +14,19 @@ from aiohttp import web
 
 @dataclass
 class PageServer:
-    """Pages by path: (body, content type). ``hits`` counts requests per path."""
+    """Pages by path: (body, content type). ``hits`` counts requests per path.
+
+    ``fallback`` makes a page for a path not in ``pages`` (None: 404). With ``validators``
+    on, every page carries an ETag (its body's hash) and a fixed Last-Modified, and a request
+    whose If-None-Match matches gets 304; ``not_modified`` counts those per path.
+    """
 
     pages: dict[str, tuple[bytes, str]] = field(default_factory=dict)
     hits: dict[str, int] = field(default_factory=dict)
     port: int = 0
+    fallback: Callable[[str], tuple[bytes, str] | None] | None = None
+    validators: bool = False
+    not_modified: dict[str, int] = field(default_factory=dict)
 
     def url(self, path: str) -> str:
         return f"http://127.0.0.1:{self.port}{path}"
@@ -25,12 +34,22 @@ class PageServer:
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         path = request.path
         self.hits[path] = self.hits.get(path, 0) + 1
-        if path not in self.pages:
+        page = self.pages.get(path) or (self.fallback(path) if self.fallback else None)
+        if page is None:
             raise web.HTTPNotFound()
-        body, content_type = self.pages[path]
+        body, content_type = page
         if content_type == "redirect":
             raise web.HTTPFound(body.decode())
-        return web.Response(body=body, headers={"Content-Type": content_type})
+        if content_type.isdigit():
+            return web.Response(status=int(content_type), body=body)
+        headers = {"Content-Type": content_type}
+        if self.validators:
+            tag = '"' + hashlib.sha256(body).hexdigest()[:16] + '"'
+            headers |= {"ETag": tag, "Last-Modified": "Wed, 02 Dec 2026 10:00:00 GMT"}
+            if request.headers.get("If-None-Match") == tag:
+                self.not_modified[path] = self.not_modified.get(path, 0) + 1
+                return web.Response(status=304, headers={"ETag": tag})
+        return web.Response(body=body, headers=headers)
 
 
 @contextmanager
