@@ -113,6 +113,7 @@ class CitebotBot(commands.Bot):
         from bot.cogs.articles import Articles
         from bot.cogs.ask import Ask
         from bot.cogs.feedback import VoteButton, WrongQuoteButton
+        from bot.cogs.feeds import Feeds
         from bot.cogs.summaries import Summaries
 
         if not self.reads_messages:
@@ -123,6 +124,7 @@ class CitebotBot(commands.Bot):
         await self.add_cog(Summaries(self, self.service))
         await self.add_cog(Articles(self, self.service, self.settings))
         await self.add_cog(Admin(self, self.service))
+        await self.add_cog(Feeds(self, self.service, self.settings))
         self._warm_up = asyncio.create_task(self._load_model(), name="citebot.warm_up")
         await self.sync_commands()
 

@@ -11,12 +11,16 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from functools import partial
+from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 import discord
 
-from index.models import AddResult, Answer, Article, Citation, Stats
+from index.models import AddResult, Answer, Article, Citation, Feed, Stats
 from index.store import AnswerCounts
+
+if TYPE_CHECKING:  # the feed readers load only when feeds are used
+    from index.follow import NewArticle, PollResult
 
 EMBED_DESCRIPTION_LIMIT = 4096
 EMBED_FIELD_VALUE_LIMIT = 1024
@@ -287,3 +291,60 @@ def recent_text(recent: AnswerCounts) -> str:
         f"not found {rate(not_found)}; 👎 on {rate(recent.down)} of answers "
         f"({recent.up:,} 👍)"
     )
+
+
+def feed_list_embed(feeds: list[Feed]) -> discord.Embed:
+    """/feed list: each feed with its id, kind, channel and how its polls go."""
+    lines = []
+    for feed in feeds[:EMBED_FIELDS_LIMIT]:
+        where = f" → <#{feed.channel_id}>" if feed.channel_id else ""
+        state = (
+            f"disabled after {feed.failures} failed polls"
+            if feed.disabled_at
+            else f"{feed.articles} articles"
+            + (f", {feed.failures} failed polls in a row" if feed.failures else "")
+        )
+        lines.append(
+            f"`{feed.feed_id}` **{safe(shorten(feed.title, 80))}** ({feed.kind}){where} — {state}"
+        )
+    if not feeds:
+        lines = ["No feeds followed yet: follow one with /feed add."]
+    elif len(feeds) > len(lines):
+        lines.append(f"… and {len(feeds) - len(lines)} more.")
+    return discord.Embed(
+        title=f"Feeds ({len(feeds)})",
+        description=_fit(lambda text: text, "\n".join(lines), EMBED_DESCRIPTION_LIMIT),
+        colour=discord.Colour.blurple(),
+    )
+
+
+def poll_text(result: PollResult) -> str:
+    """What /feed refresh replies: the poll's counts, or why it failed."""
+    title = safe(shorten(result.title, 120))
+    if result.error and not result.entries_seen:
+        return f"Could not poll **{title}**: {safe(shorten(result.error, 500))}"
+    if result.not_modified:
+        return f"**{title}** has not changed since the last poll."
+    lines = [
+        f"**{title}**: {result.entries_seen} entries seen, {result.articles_added} articles "
+        f"added, {result.replaced} replaced, {result.duplicates} duplicates, "
+        f"{result.failures} failures."
+    ]
+    if result.deferred:
+        lines.append(f"{result.deferred} more on the next poll.")
+    if result.error:  # the article quota, say
+        lines.append(f"⚠️ {safe(shorten(result.error, 300))}")
+    lines += [f"⚠️ {safe(shorten(problem, 200))}" for problem in result.problems[:3]]
+    return "\n".join(lines)
+
+
+def announcement_embed(feed_title: str, article: NewArticle, quote: str | None) -> discord.Embed:
+    """A new article from a followed feed: its title, link and one quoted sentence."""
+    embed = discord.Embed(
+        title=shorten(article.title, EMBED_TITLE_LIMIT),
+        url=web_link(article.url),
+        description=_fit(lambda t: f"> {safe(_one_line(t))}", quote, 1000) if quote else None,
+        colour=discord.Colour.blurple(),
+    )
+    embed.set_footer(text=shorten(f"{feed_title} · /ask about it · id {article.article_id}", 2048))
+    return embed
