@@ -358,7 +358,7 @@ def nothing_may_be_processed(service: Service, monkeypatch: pytest.MonkeyPatch) 
         raise AssertionError("the text was processed before its size was checked")
 
     for name in ("clean", "split_sentences", "make_chunks"):
-        monkeypatch.setattr(f"index.service.{name}", forbidden)
+        monkeypatch.setattr(f"index.ingest.{name}", forbidden)
     for name in ("embed_passages", "embed_queries", "token_spans"):
         monkeypatch.setattr(service.embedder, name, forbidden)
     return service
@@ -385,7 +385,7 @@ def test_ten_megabyte_files_are_refused_before_parsing(
     def forbidden(*args: object, **kwargs: object) -> None:
         raise AssertionError("the file was parsed before its size was checked")
 
-    monkeypatch.setattr("index.service.extract_file", forbidden)
+    monkeypatch.setattr("index.ingest.extract_file", forbidden)
     with pytest.raises(InvalidInput, match="limit"):
         nothing_may_be_processed.add_file("big", "big.html", TEN_MB.encode())
 
