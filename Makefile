@@ -8,7 +8,7 @@ SHARED ?= ../shared
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: install run test check lint format eval eval-summaries bench bench-quick bench-extract model model-open clean
+.PHONY: install run test check lint format eval eval-summaries bench bench-quick bench-extract bench-feeds model model-open clean
 
 # torch goes in first, pinned: an unpinned torch pulls a multi-gigabyte CUDA build.
 $(STAMP): pyproject.toml
@@ -57,6 +57,11 @@ bench-quick: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/speed.py --corpus $(SHARED)/data/corpus/cnn-dailymail-1000.jsonl \
 		--qa $(SHARED)/data/qa/xquad-en
+
+# Following feeds (benchmarks/feeds.py): 100 polls of a simulated news feed on 127.0.0.1 built
+# from ../shared's real feeds: articles per poll, duplicates, time from a new item to answerable.
+bench-feeds: $(STAMP)
+	$(BIN)/python benchmarks/feeds.py --shared $(SHARED)
 
 bench-extract: $(STAMP)
 	$(BIN)/python benchmarks/extraction.py $(SHARED)/data/html/article-extraction-benchmark

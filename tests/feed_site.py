@@ -124,7 +124,9 @@ def shuffled_feed(data: bytes, rng: random.Random, *, redate: bool, resend: bool
             if name in ("guid", "id"):
                 child.text = f"resent-{rng.randrange(10**9)}"
             elif name == "link" and child.text:
-                child.text = child.text.strip() + f"&utm_source=resent{rng.randrange(10**9)}"
+                link = child.text.strip()
+                mark = "&" if "?" in link else "?"
+                child.text = f"{link}{mark}utm_source=resent{rng.randrange(10**9)}"
         items.append(copy)
     for item in items:
         if redate:
