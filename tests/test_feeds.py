@@ -500,3 +500,54 @@ def test_cli_feed_errors_are_one_clear_line(cli: CliRunner, site: FeedSite) -> N
         assert result.exit_code != 0
         assert message in result.output, result.output
         assert "Traceback" not in result.output
+
+
+def test_a_sitemap_index_brings_its_newest_sitemaps(site: FeedSite, local_service: Service) -> None:
+    site.serve("sitemaps/shinpaideshou-news-sitemap.xml", "/sitemaps/news.xml")
+    site.serve("sitemaps/bentonvillebulletin-news-sitemap.xml", "/sitemaps/news-2.xml")
+    index = (
+        '<?xml version="1.0" encoding="UTF-8"?>'
+        '<sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
+        "<sitemap><loc>/sitemaps/news.xml</loc><lastmod>2017-05-01</lastmod></sitemap>"
+        "<sitemap><loc>/sitemaps/news-2.xml</loc><lastmod>2025-09-04</lastmod></sitemap>"
+        "<sitemap><loc>/sitemaps/gone.xml</loc><lastmod>2025-09-05</lastmod></sitemap>"
+        "</sitemapindex>"
+    )
+    site.server.pages["/sitemap_index.xml"] = (index.encode(), "application/xml")
+    document = read_feed(index.encode(), site.url("/sitemap_index.xml"))
+    assert document.sitemaps == (
+        site.url("/sitemaps/gone.xml"),
+        site.url("/sitemaps/news-2.xml"),
+        site.url("/sitemaps/news.xml"),
+    )
+    follow = follower(local_service)
+    feed = follow.add("local", site.url("/sitemap_index.xml"))
+    assert feed.kind == "sitemap-index"
+    result = follow.poll("local", feed.feed_id)
+    # the missing sitemap is skipped; the other two bring 10 + 3 entries
+    assert (result.entries_seen, result.articles_added, result.error) == (13, 13, None)
+
+
+def test_entity_expansion_and_external_entities_are_not_followed(tmp_path: Path) -> None:
+    laughs = "".join(
+        f'<!ENTITY lol{i} "{"&lol" + str(i - 1) + ";" if i else "lol"}' * 1
+        + ("&lol" + str(i - 1) + ";") * 9 * bool(i)
+        + '">'
+        for i in range(10)
+    )
+    bomb = (
+        f'<?xml version="1.0"?><!DOCTYPE rss [{laughs}]><rss version="2.0"><channel>'
+        "<title>&lol9;</title><item><title>x</title><link>http://a.b/c</link></item>"
+        "</channel></rss>"
+    )
+    document = read_feed(bomb.encode(), "http://127.0.0.1:9/feed")
+    assert len(document.title) < 10_000
+    secret = tmp_path / "secret.txt"
+    secret.write_text("TOP SECRET")
+    external = (
+        f'<?xml version="1.0"?><!DOCTYPE urlset [<!ENTITY x SYSTEM "file://{secret}">]>'
+        '<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
+        "<url><loc>http://a.b/&x;</loc></url></urlset>"
+    )
+    read = read_feed(external.encode(), "http://127.0.0.1:9/sitemap.xml")
+    assert all("TOP SECRET" not in (e.link or "") for e in read.entries)

@@ -30,6 +30,7 @@ from index.fetch import (
     Fetcher,
     FetchError,
     UnsafeURL,
+    Validators,
     check_url_syntax,
     system_resolver,
 )
@@ -768,3 +769,52 @@ async def test_tls_uses_the_name_for_sni_and_certificate_while_connecting_to_the
         await trusting.aclose()
         release.set()
         await runner.cleanup()
+
+
+# -- feeds: their types, and conditional requests ---------------------------------------------
+
+RSS = b'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title></channel></rss>'
+
+
+async def test_feeds_are_fetched_conditionally_and_a_304_is_not_modified(mock: Mock) -> None:
+    def feed(request: httpx.Request) -> httpx.Response:
+        if request.headers.get("if-none-match") == '"v1"':
+            return httpx.Response(304, headers={"ETag": '"v1"'})
+        headers = {"Content-Type": "application/rss+xml", "ETag": '"v1"',
+                   "Last-Modified": "Wed, 02 Dec 2026 10:00:00 GMT"}  # fmt: skip
+        return httpx.Response(200, headers=headers, content=RSS)
+
+    fetcher = mock.fetcher(feed)
+    first = await fetcher.fetch_feed("https://news.example/feed")
+    assert (first.content_type, first.body, first.not_modified) == (
+        "application/rss+xml",
+        RSS,
+        False,
+    )
+    assert first.validators == Validators('"v1"', "Wed, 02 Dec 2026 10:00:00 GMT")
+    assert "if-none-match" not in mock.requests[0].headers
+    again = await fetcher.fetch_feed("https://news.example/feed", first.validators)
+    assert again.not_modified
+    assert again.body == b""
+    assert mock.requests[1].headers["if-none-match"] == '"v1"'
+    assert mock.requests[1].headers["if-modified-since"] == "Wed, 02 Dec 2026 10:00:00 GMT"
+    assert "application/rss+xml" in mock.requests[1].headers["accept"]
+
+
+async def test_feed_types_are_for_feeds_only(mock: Mock) -> None:
+    def xml(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, headers={"Content-Type": "application/xml"}, content=RSS)
+
+    fetcher = mock.fetcher(xml)
+    with pytest.raises(FetchError, match="not a web page, text or PDF"):
+        await fetcher.fetch("https://news.example/feed")
+    assert (await fetcher.fetch_feed("https://news.example/feed")).content_type == "application/xml"
+    # an unasked 304 is an error, and a feed served with no type is recognized as XML
+    untyped = mock.fetcher(lambda r: httpx.Response(200, content=b"\n  " + RSS))
+    assert (await untyped.fetch_feed("https://news.example/f")).content_type == "application/xml"
+    bare = mock.fetcher(lambda r: httpx.Response(304))
+    with pytest.raises(FetchError, match="304"):
+        await bare.fetch_feed("https://news.example/f")
+    image = mock.fetcher(lambda r: httpx.Response(200, headers={"Content-Type": "image/png"}))
+    with pytest.raises(FetchError, match="not a feed, sitemap or web page"):
+        await image.fetch_feed("https://news.example/f")
