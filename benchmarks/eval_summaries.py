@@ -1,13 +1,15 @@
 """Summary quality: ROUGE F1 of citebot's 3-sentence summaries against human highlights.
 
-The 700 CNN/Daily Mail articles of ``../shared/data/corpus/cnn-dailymail-1000.jsonl`` that have
+The 700 articles of ``../shared/data/corpus/cnn-dailymail-1000.jsonl`` (all CNN stories) that have
 highlights in ``../shared/data/summaries/cnn-dailymail-700-highlights.jsonl`` are added to a
 scratch citebot store (its sentence splitter and embedding model, as in use), then summarized
 by citebot, by Lead-3 (the first three sentences) and by TextRank, all in the same run. The
 weights of citebot's summary (position and centrality, see ``index/summaries.py``) are chosen
 on the tuning half (even positions in the file) by a small grid and reported on the held-out
 half (odd positions), beside both baselines. ROUGE from the ``rouge-score`` package, with
-stemming; ROUGE-Lsum over sentences (one a line).
+stemming; ROUGE-Lsum over sentences (one a line). The set holds CNN stories only: compare with
+CNN-only figures, not with the CNN/Daily Mail test set's (mostly Daily Mail, whose highlights
+copy the lead more closely, so Lead-3 scores far higher there).
 
 Usage: python benchmarks/eval_summaries.py [--shared ../shared] [--data /tmp/citebot-summaries]
        [--json]
@@ -132,7 +134,8 @@ def main() -> None:
                           "rouge_f1": table}))  # fmt: skip
         return
     print(
-        f"{len(articles)} articles ({seconds:.0f} s to import); ROUGE F1 x 100, tuning / held-out"
+        f"{len(articles)} CNN articles ({seconds:.0f} s to import); ROUGE F1 x 100, "
+        "tuning / held-out"
     )
     print("| summary | ROUGE-1 | ROUGE-2 | ROUGE-Lsum |")
     print("| --- | --- | --- | --- |")
