@@ -18,7 +18,8 @@ class PageServer:
 
     ``fallback`` makes a page for a path not in ``pages`` (None: 404). With ``validators``
     on, every page carries an ETag (its body's hash) and a fixed Last-Modified, and a request
-    whose If-None-Match matches gets 304; ``not_modified`` counts those per path.
+    whose If-None-Match matches gets 304; ``not_modified`` counts those per path. ``delay``
+    makes every answer wait (a slow site).
     """
 
     pages: dict[str, tuple[bytes, str]] = field(default_factory=dict)
@@ -27,6 +28,7 @@ class PageServer:
     fallback: Callable[[str], tuple[bytes, str] | None] | None = None
     validators: bool = False
     not_modified: dict[str, int] = field(default_factory=dict)
+    delay: float = 0.0  # seconds before answering any request (a slow site)
 
     def url(self, path: str) -> str:
         return f"http://127.0.0.1:{self.port}{path}"
@@ -34,6 +36,8 @@ class PageServer:
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         path = request.path
         self.hits[path] = self.hits.get(path, 0) + 1
+        if self.delay:
+            await asyncio.sleep(self.delay)
         page = self.pages.get(path) or (self.fallback(path) if self.fallback else None)
         if page is None:
             raise web.HTTPNotFound()

@@ -159,3 +159,29 @@ async def test_the_schedule_survives_a_restart_and_stays_in_its_server(
             assert f"no feed {feed.feed_id} here" in steal.final.text
     finally:
         service.close()
+
+
+async def test_questions_are_answered_while_a_slow_feed_is_polled(
+    fake: FakeDiscord, feed_settings: Settings, site: FeedSite
+) -> None:
+    service: Service = feed_settings.open_service()
+    try:
+        async with running_bot(lambda: CitebotBot(feed_settings, service), fake) as bot:
+            guild = guild_of(fake)
+            follower = feed_settings.make_follower(service)
+            await asyncio.to_thread(follower.add, str(guild), site.serve(BBC))
+            cog = bot.get_cog("Feeds")
+            assert isinstance(cog, Feeds)
+            cog.poll_feeds.cancel()  # this test drives the poll itself
+            site.server.delay = 0.5  # every page of the poll takes half a second
+            polling = asyncio.create_task(cog.poll_due())
+            await wait_until(lambda: site.article_hits > 0)
+            asked = await fake.slash("ask", {"question": "What happened?"})
+            await asked.wait_acked()
+            assert asked.ack_latency is not None
+            assert asked.ack_latency < 1.0
+            assert not polling.done()  # the answer came while the poll was still running
+            (result,) = await polling
+            assert result.articles_added == 8
+    finally:
+        service.close()
