@@ -2,8 +2,9 @@
 
 Formats: RSS 0.9x, 1.0 (RDF) and 2.0 and Atom (read by feedparser, which copes with wrong
 encodings, undeclared namespaces and broken markup); sitemaps, news sitemaps and sitemap indexes
-(read with lxml, entities and network access off); and a site's HTML page, whose feed is found
-from its ``<link rel="alternate">`` (trafilatura's ``determine_feed``). Nothing here fetches:
+(read with lxml, entities and network access off; gzip-compressed ones too); and a site's HTML
+page, whose feed is found from its ``<link rel="alternate">`` (trafilatura's
+``determine_feed``). Nothing here fetches:
 ``index.follow`` fetches through the safe fetcher and hands the bytes over.
 
 Every entry gets a ``key`` that names it within its feed (the guid or Atom id, else the link,
@@ -18,6 +19,7 @@ import calendar
 import hashlib
 import logging
 import time
+import zlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -35,6 +37,7 @@ __all__ = ["FeedDocument", "FeedEntry", "NotAFeed", "discover_feeds", "read_feed
 
 MAX_ENTRIES = 2000  # entries read from one document; the rest are ignored
 MAX_CHILD_SITEMAPS = 3  # of a sitemap index, the most recently modified are followed
+MAX_UNZIPPED = 50_000_000  # bytes a gzip-compressed sitemap may expand to (sitemaps.org: 50 MB)
 
 
 class NotAFeed(InvalidInput):
@@ -102,8 +105,11 @@ def read_feed(
         The document's kind, title and entries.
 
     Raises:
-        NotAFeed: The document is neither (an HTML page, say: see ``discover_feeds``).
+        NotAFeed: The document is neither (an HTML page, say: see ``discover_feeds``), or a
+            gzip-compressed one is broken or expands past ``MAX_UNZIPPED`` bytes.
     """
+    if body.startswith(b"\x1f\x8b"):  # a compressed sitemap (sitemap.xml.gz)
+        body = _gunzip(body, url)
     sitemap = _read_sitemap(body, url)
     if sitemap is not None:
         return sitemap
@@ -138,6 +144,18 @@ def discover_feeds(html: bytes, url: str, charset: str | None = None) -> list[st
     except (ValueError, etree.LxmlError) as error:  # a page too broken to read
         log.debug("no feed found on %s: %s", url, error)
         return []
+
+
+def _gunzip(body: bytes, url: str) -> bytes:
+    """The decompressed document, refusing one that expands past ``MAX_UNZIPPED`` bytes."""
+    inflater = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+    try:
+        data = inflater.decompress(body, MAX_UNZIPPED)
+    except zlib.error as error:
+        raise NotAFeed(f"{_shorten(url)} is not a readable gzip file ({error})") from None
+    if inflater.unconsumed_tail:
+        raise NotAFeed(f"{_shorten(url)} expands past {MAX_UNZIPPED:,} bytes")
+    return data
 
 
 def _entry(raw: Any, base: str) -> FeedEntry | None:

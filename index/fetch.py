@@ -106,6 +106,8 @@ FEED_TYPES = frozenset(
         "text/html",  # a site's page, to discover its feed
         "application/xhtml+xml",
         "text/plain",  # feeds and sitemaps served as plain text
+        "application/gzip",  # sitemap.xml.gz
+        "application/x-gzip",
     }
 )
 MAX_URL_LENGTH = 2000

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import random
 from collections.abc import Iterator
@@ -551,3 +552,14 @@ def test_entity_expansion_and_external_entities_are_not_followed(tmp_path: Path)
     )
     read = read_feed(external.encode(), "http://127.0.0.1:9/sitemap.xml")
     assert all("TOP SECRET" not in (e.link or "") for e in read.entries)
+
+
+def test_gzip_sitemaps_are_read_and_bombs_refused(shared_data: Path) -> None:
+    data = (shared_data / "feeds/sitemaps/shinpaideshou-news-sitemap.xml").read_bytes()
+    packed = read_feed(gzip.compress(data), "http://127.0.0.1:9/sitemap.xml.gz")
+    assert (packed.kind, len(packed.entries)) == ("news-sitemap", 3)
+    bomb = gzip.compress(b"<urlset>" + b" " * 60_000_000)
+    with pytest.raises(NotAFeed, match="expands past"):
+        read_feed(bomb, "http://127.0.0.1:9/sitemap.xml.gz")
+    with pytest.raises(NotAFeed, match="not a readable gzip file"):
+        read_feed(b"\x1f\x8b\x08broken", "http://127.0.0.1:9/sitemap.xml.gz")
