@@ -94,6 +94,18 @@ class Settings(BaseSettings):
     rerank_weight: float = Field(
         default=0.5, ge=0, description="Weight of the reranker's logit in a sentence's score."
     )
+    recency_weight: float = Field(
+        default=0.0,
+        ge=0,
+        le=10,
+        description=(
+            "Bonus of the newest candidate article's sentences, halving per half-life of age; "
+            "0: off. Never applied when the question names a time window."
+        ),
+    )
+    recency_half_life_days: float = Field(
+        default=7.0, gt=0, le=3650, description="Days over which the recency bonus halves."
+    )
     min_relevance: float = Field(
         default=0.35,
         ge=0,
@@ -236,6 +248,8 @@ class Settings(BaseSettings):
                 cue_weight=self.cue_weight,
                 rerank_k=self.rerank_k,
                 rerank_weight=self.rerank_weight,
+                recency_weight=self.recency_weight,
+                recency_half_life_days=self.recency_half_life_days,
             ),
             answers=AnswerSettings(
                 min_relevance=self.min_relevance,

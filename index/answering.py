@@ -192,6 +192,7 @@ class Answerer:
             only,
             context=(combined, vectors[1]) if combined else None,
             among=among,
+            prefer_recent=among is None,  # a window already says which time is meant
         )
         answer = compose(question, ranking, self.answer_settings)
         done = time.perf_counter()

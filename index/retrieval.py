@@ -37,6 +37,7 @@ import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from functools import lru_cache
 
 import numpy as np
@@ -65,6 +66,10 @@ class RetrievalSettings:
     cue_weight: float = 0.33
     rerank_k: int = 8
     rerank_weight: float = 0.5
+    # Newer articles first among equally good answers: a sentence gains recency_weight times
+    # 0.5 ** (days its article is older than the newest candidate / half-life). 0: off.
+    recency_weight: float = 0.0
+    recency_half_life_days: float = 7.0
 
 
 ANSWERABILITY_FEATURES = ("dense", "context", "margin", "rare_overlap", "article_coverage")
@@ -126,6 +131,7 @@ class Retriever:
         only_article: int | None = None,
         context: tuple[str, npt.NDArray[np.float32]] | None = None,
         among: frozenset[int] | None = None,
+        prefer_recent: bool = True,
     ) -> Ranking:
         """Rank candidate sentences for ``question`` (embedded as ``vector``).
 
@@ -139,6 +145,8 @@ class Retriever:
                 finds the candidate articles, while the question alone scores sentences.
             among: Only these articles (primary keys) may answer, e.g. those published in
                 the question's time window.
+            prefer_recent: Apply ``recency_weight`` (off when the question names a window:
+                it already says which time it is about).
         """
         settings = self.settings
         bm25 = keywords.scores(question)
@@ -160,7 +168,8 @@ class Retriever:
             pks = _fuse([list(article_best), by_story], settings.max_articles)
         if not pks:
             return Ranking((), {}, (), 0.0)
-        return self._score(question, pks, vector, bm25, keywords, article_best)
+        recent = prefer_recent and settings.recency_weight > 0
+        return self._score(question, pks, vector, bm25, keywords, article_best, recent)
 
     def _score(
         self,
@@ -170,6 +179,7 @@ class Retriever:
         bm25: npt.NDArray[np.float32],
         keywords: KeywordIndex,
         article_best: dict[int, float],
+        recent: bool = False,
     ) -> Ranking:
         settings = self.settings
         dimension = vector.shape[0]
@@ -205,6 +215,9 @@ class Retriever:
             + settings.overlap_weight * overlap
             + settings.cue_weight * cue
         )
+        if recent:
+            bonus = self._recency(pks)
+            total = total + np.array([bonus[s.article_pk] for s in sentences], dtype=np.float32)
         order = np.argsort(-total, kind="stable")
         articles = self.store.articles_by_pk(pks)
         logits: dict[int, float] = {}
@@ -228,6 +241,25 @@ class Retriever:
         )
         relevance = confidence(answerability(question, candidates)) if candidates else 0.0
         return Ranking(candidates, articles, ranked_articles, relevance)
+
+    def _recency(self, pks: Sequence[int]) -> dict[int, float]:
+        """Each article's recency bonus: full for the newest dated one, halving per half-life.
+
+        Ages count from the newest candidate, not from now, so an archive is not penalized
+        as a whole; an undated article gets no bonus.
+        """
+        times = {
+            pk: datetime.fromisoformat(at).timestamp()
+            for pk, at in self.store.published_times(pks).items()
+            if at
+        }
+        newest = max(times.values(), default=0.0)
+        half_life = max(self.settings.recency_half_life_days, 1e-6) * 86400.0
+        weight = self.settings.recency_weight
+        return {
+            pk: weight * 0.5 ** ((newest - times[pk]) / half_life) if pk in times else 0.0
+            for pk in pks
+        }
 
     def _rerank(
         self,

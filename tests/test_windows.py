@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -227,3 +228,23 @@ def test_a_time_in_a_question_is_not_a_window_where_no_article_is_dated(service:
     limited = service.ask("local", "What was finished?", since=NOW)
     assert not limited.answered
     assert "1 undated article left out" in limited.text
+
+
+def test_recency_prefers_the_newer_of_equal_answers_unless_a_window_is_named(
+    service: Service,
+) -> None:
+    text = "The harbour ferry carried {} passengers across the bay on its first day."
+    for title, published, count in (
+        ("Ferry, first report", "2025-11-20T09:00:00+00:00", "four hundred"),
+        ("Ferry, updated", "2025-11-27T09:00:00+00:00", "five hundred"),
+    ):
+        service.add("local", ArticleInput(text.format(count), title=title, published=published))
+    question = "How many passengers did the harbour ferry carry across the bay?"
+    # the older version was added first: with nothing to prefer, ties keep that order
+    service.retriever.settings = replace(service.retriever.settings, recency_weight=0.0)
+    assert service.ask("local", question, now=NOW).citations[0].title == "Ferry, first report"
+    service.retriever.settings = replace(service.retriever.settings, recency_weight=0.1)
+    assert service.ask("local", question, now=NOW).citations[0].title == "Ferry, updated"
+    # a window says which time is meant: no preference inside it
+    windowed = service.ask("local", question, since=datetime(2025, 11, 1, tzinfo=UTC), now=NOW)
+    assert windowed.citations[0].title == "Ferry, first report"
