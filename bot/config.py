@@ -95,7 +95,7 @@ class Settings(BaseSettings):
         default=0.5, ge=0, description="Weight of the reranker's logit in a sentence's score."
     )
     recency_weight: float = Field(
-        default=0.0,
+        default=0.2,
         ge=0,
         le=10,
         description=(
