@@ -1094,7 +1094,9 @@ class Store:
             f"SELECT {_FEED_COLUMNS} FROM feeds f WHERE f.scope = ? AND f.id = ?", (scope, feed_id)
         )
         if not rows:
-            raise NotFoundError(f"no feed {feed_id} here: `feed list` shows the feeds followed")
+            raise NotFoundError(
+                f"no feed {feed_id} here (/feed list or `citebot feed list` shows them)"
+            )
         return _feed(rows[0])
 
     def remove_feed(self, scope: str, feed_id: int) -> Feed:
