@@ -328,6 +328,19 @@ def _feed(row: sqlite3.Row | tuple[Any, ...]) -> Feed:
     )
 
 
+def _statements(script: str) -> list[str]:
+    """The SQL statements of a migration script, one by one (``executescript`` would commit)."""
+    statements, pending = [], ""
+    for line in script.splitlines(keepends=True):
+        pending += line
+        if sqlite3.complete_statement(pending):
+            statements.append(pending.strip())
+            pending = ""
+    if pending.strip():
+        statements.append(pending.strip())
+    return [s for s in statements if s.rstrip(";").strip()]
+
+
 def _bindable(text: str) -> bool:
     """Whether SQLite can take ``text`` as a parameter whole (UTF-8, no NUL to cut it short)."""
     if "\x00" in text:
@@ -509,15 +522,33 @@ class Store:
             raise StoreError(f"cannot write the backup {target}: {error}") from error
 
     def _migrate(self) -> None:
+        """Bring the schema up to date, safely when several processes open it at once.
+
+        The version is read under the write lock (``BEGIN IMMEDIATE``), and every missing
+        migration is applied in that one transaction: a process that opens the database
+        while another migrates it waits (up to the busy timeout), then finds it up to date.
+        """
         (version,) = self._db.execute("PRAGMA user_version").fetchone()
         if version > len(MIGRATIONS):
             raise StoreError(
                 f"the database {self.path} was written by a newer citebot "
                 f"(schema {version}, this one knows {len(MIGRATIONS)})"
             )
-        for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
-            log.info("migrating %s to schema %d", self.path, number)
-            self._db.executescript(f"BEGIN; {script}; PRAGMA user_version = {number}; COMMIT;")
+        if version == len(MIGRATIONS):
+            return
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            (version,) = self._db.execute("PRAGMA user_version").fetchone()  # under the lock
+            for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+                log.info("migrating %s to schema %d", self.path, number)
+                for statement in _statements(script):
+                    self._db.execute(statement)
+            self._db.execute(f"PRAGMA user_version = {len(MIGRATIONS)}")
+            self._db.execute("COMMIT")
+        except BaseException:
+            if self._db.in_transaction:
+                self._db.execute("ROLLBACK")
+            raise
         if version < 6:  # articles stored before schema 6 (every later one has it)
             self._fill_published_at()
 

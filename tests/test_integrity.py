@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import os
 import sqlite3
+import subprocess
+import sys
 import time
 from contextlib import closing
 from pathlib import Path
@@ -184,3 +187,37 @@ def test_citebot_databases_carry_citebot_mark(tmp_path: Path) -> None:
     with closing(sqlite3.connect(tmp_path / "citebot.sqlite3")) as db:
         assert db.execute("PRAGMA application_id").fetchone()[0] == store.APPLICATION_ID
     Store(tmp_path / "citebot.sqlite3").close()  # and it opens again
+
+
+def test_processes_opening_a_new_database_at_once_all_succeed(tmp_path: Path) -> None:
+    """Several `citebot import` started together on an empty folder: the first migrates, the
+    others wait for it (they used to fail with "table meta already exists")."""
+    lines = tmp_path / "articles.jsonl"
+    lines.write_text(
+        "".join(
+            json.dumps({"title": f"Story {n}", "text": f"The ferry number {n} sailed at dawn."})
+            + "\n"
+            for n in range(3)
+        )
+    )
+    env = {**os.environ, "CITEBOT_EMBEDDER": "hash", "CITEBOT_DATA_DIR": str(tmp_path / "data")}
+    citebot = Path(sys.executable).with_name("citebot")
+    for attempt in range(3):
+        env["CITEBOT_DATA_DIR"] = str(tmp_path / f"data-{attempt}")
+        processes = [
+            subprocess.Popen(
+                [str(citebot), "import", str(lines)],
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for _ in range(6)
+        ]
+        outcomes = [p.communicate(timeout=120) for p in processes]
+        failed = [err for p, (_, err) in zip(processes, outcomes, strict=True) if p.returncode]
+        assert failed == []
+        with closing(Store(tmp_path / f"data-{attempt}" / "citebot.sqlite3")) as opened:
+            assert opened.counts("local")[0] == 3
+            (version,) = opened._db.execute("PRAGMA user_version").fetchone()
+            assert version == len(store.MIGRATIONS)
