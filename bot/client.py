@@ -6,18 +6,30 @@ import asyncio
 import hashlib
 import json
 import logging
+from typing import Any
 
 import discord
+from aiohttp import web
 from discord import app_commands
 from discord.ext import commands, tasks
 
 from bot.config import Settings
 from bot.limits import Limits, SlowDown
+from bot.metrics import Metrics
+from bot.metrics import serve as serve_metrics
 from bot.render import NO_MENTIONS
 from index.errors import CitebotError
 from index.service import Service
 
 log = logging.getLogger(__name__)
+
+UNEXPECTED = "Sorry, something went wrong. The error has been logged."
+
+
+def outcome_of(message: str) -> str:
+    """The metrics outcome of an error a member was told: ``error`` if unexpected."""
+    return "error" if message == UNEXPECTED else "refused"
+
 
 INTENT_HELP = (
     "Discord only shows citebot the text of messages that mention it, unless the bot has the "
@@ -50,7 +62,7 @@ class CitebotTree(app_commands.CommandTree["CitebotBot"]):
             log.warning("%s: %s", where, cause)
             return "This command no longer exists; Discord will drop it from the list soon."
         log.error("%s failed", where, exc_info=cause)
-        return "Sorry, something went wrong. The error has been logged."
+        return UNEXPECTED
 
     async def on_error(
         self, interaction: discord.Interaction, error: app_commands.AppCommandError
@@ -62,6 +74,8 @@ class CitebotTree(app_commands.CommandTree["CitebotBot"]):
         """Reply to ``interaction`` with the message for ``error`` (modals and buttons too)."""
         command = interaction.command
         message = self.error_message(error, f"/{command.qualified_name}" if command else "?")
+        name = command.qualified_name if command else "component"
+        self.client.metrics.interaction(name, outcome_of(message))
         try:
             if interaction.response.is_done():
                 # the deferred "thinking…" message becomes the error, with its visibility
@@ -96,6 +110,8 @@ class CitebotBot(commands.Bot):
         self.settings = settings
         self.service = service
         self.limits = Limits.from_settings(settings)
+        self.metrics = Metrics()
+        self._metrics_server: web.AppRunner | None = None
         self._warm_up: asyncio.Task[None] | None = None
 
     @property
@@ -126,6 +142,10 @@ class CitebotBot(commands.Bot):
         await self.add_cog(Admin(self, self.service))
         await self.add_cog(Feeds(self, self.service, self.settings))
         self._warm_up = asyncio.create_task(self._load_model(), name="citebot.warm_up")
+        if self.settings.metrics_port:
+            self._metrics_server = await serve_metrics(
+                self, self.metrics, self.settings.metrics_host, self.settings.metrics_port
+            )
         await self.sync_commands()
 
     async def _load_model(self) -> None:
@@ -149,6 +169,8 @@ class CitebotBot(commands.Bot):
     async def close(self) -> None:
         """Stop the daily task, then disconnect."""
         self.forget_old_answers.cancel()
+        if self._metrics_server is not None:
+            await self._metrics_server.cleanup()
         await super().close()
 
     def command_fingerprint(self) -> str:
@@ -179,6 +201,12 @@ class CitebotBot(commands.Bot):
         ``commands.Bot`` would otherwise parse every mention as a command and log
         ``CommandNotFound`` at ERROR for each question.
         """
+
+    async def on_app_command_completion(
+        self, interaction: discord.Interaction, command: app_commands.Command[Any, ..., Any]
+    ) -> None:
+        """Count a slash command that ran to its end."""
+        self.metrics.interaction(command.qualified_name, "ok")
 
     async def on_ready(self) -> None:
         """Log who we are once connected."""

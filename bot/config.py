@@ -193,6 +193,16 @@ class Settings(BaseSettings):
         le=100,
         description="Polls failed in a row (with exponential back-off) before a feed is disabled.",
     )
+    metrics_port: int | None = Field(
+        default=None,
+        ge=1,
+        le=65535,
+        description="Serve Prometheus metrics (/metrics) and a health check (/healthz) here.",
+    )
+    metrics_host: str = Field(
+        default="127.0.0.1",
+        description="Address the metrics server listens on (0.0.0.0 in a container).",
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         default="INFO", description="Logging level."
     )

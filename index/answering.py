@@ -197,6 +197,9 @@ class Answerer:
         answer = compose(question, ranking, self.answer_settings)
         done = time.perf_counter()
         answer.timings.update(
-            {"embed": embedded - started, "rank": done - embedded, "total": done - started}
+            embed=embedded - started,
+            search=ranking.timings.get("search", 0.0),
+            score=ranking.timings.get("score", 0.0),
+            total=done - started,
         )
         return answer

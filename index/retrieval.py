@@ -35,8 +35,9 @@ from __future__ import annotations
 
 import math
 import re
+import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
 
@@ -106,6 +107,8 @@ class Ranking:
     articles: dict[int, Article]
     article_scores: tuple[tuple[int, float], ...]
     relevance: float
+    # seconds spent finding candidate articles ("search") and scoring their sentences ("score")
+    timings: dict[str, float] = field(default_factory=dict)
 
 
 class Retriever:
@@ -150,6 +153,7 @@ class Retriever:
                 it already says which time it is about).
         """
         settings = self.settings
+        started = time.perf_counter()
         bm25 = keywords.scores(question)
         search_vector = context[1] if context else vector
         article_best: dict[int, float] = {}
@@ -167,10 +171,13 @@ class Retriever:
                 context[0] if context else question, settings.keyword_k, among
             )
             pks = _fuse([list(article_best), by_story], settings.max_articles)
+        searched = time.perf_counter()
         if not pks:
-            return Ranking((), {}, (), 0.0)
+            return Ranking((), {}, (), 0.0, {"search": searched - started, "score": 0.0})
         recent = prefer_recent and settings.recency_weight > 0
-        return self._score(question, pks, vector, bm25, keywords, article_best, recent)
+        ranking = self._score(question, pks, vector, bm25, keywords, article_best, recent)
+        ranking.timings.update(search=searched - started, score=time.perf_counter() - searched)
+        return ranking
 
     def _score(
         self,

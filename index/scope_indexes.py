@@ -43,6 +43,12 @@ class ScopeIndexes:
         self._keyword_indexes: dict[str, KeywordIndex] = {}
         remove_stale_temporaries(folder)
 
+    def loaded(self) -> tuple[int, int]:
+        """Scopes whose FAISS index is open, and the bytes of their vectors."""
+        with self.lock:
+            indexes = list(self._vector_indexes.values())
+        return len(indexes), sum(index.nbytes for index in indexes)
+
     def path(self, scope: str) -> Path:
         """The scope's FAISS index file."""
         return index_path(self.folder, scope)

@@ -491,6 +491,10 @@ class Service:
         """Copy the database (every scope) to ``target``; the index files are derived."""
         self.store.backup(target)
 
+    def cached_indexes(self) -> tuple[int, int]:
+        """Scopes whose FAISS index this process holds open, and the bytes of their vectors."""
+        return self._scope_indexes.loaded()
+
     def stats(self, scope: str) -> Stats:
         """Counts, index size and model of the scope."""
         articles, sentences, chunks = self.store.counts(scope)

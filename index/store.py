@@ -1220,6 +1220,20 @@ class Store:
 
     # -- sentences, chunks and vectors ----------------------------------------------------
 
+    def totals(self, scopes: Sequence[str]) -> tuple[int, int]:
+        """Articles and chunks of these scopes together."""
+        articles = chunks = 0
+        for start in range(0, len(scopes), 500):  # SQLite's parameter limit
+            part = list(scopes[start : start + 500])
+            marks = ",".join("?" * len(part))
+            ((a, c),) = self._query(
+                f"SELECT (SELECT count(*) FROM articles WHERE scope IN ({marks})), "
+                f"(SELECT count(*) FROM chunks WHERE scope IN ({marks}))",
+                part + part,
+            )
+            articles, chunks = articles + int(a), chunks + int(c)
+        return articles, chunks
+
     def counts(self, scope: str) -> tuple[int, int, int]:
         """Articles, sentences and chunks in the scope."""
         rows = self._query(

@@ -29,7 +29,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.client import CitebotBot, CitebotTree
+from bot.client import CitebotBot, CitebotTree, outcome_of
 from bot.cogs.feedback import feedback_view
 from bot.interactions import article_choices, scope_of
 from bot.limits import Actor, SlowDown, limited
@@ -90,6 +90,7 @@ class Ask(commands.Cog):
         answer = await asyncio.to_thread(
             partial(self.service.ask, scope, question, article, since=start, until=end)
         )
+        self.bot.metrics.answer(answer)
         view = None
         if not private:  # a private answer is nobody else's to vote on, and is not kept
             view = feedback_view(await asyncio.to_thread(self.service.record_answer, scope, answer))
@@ -173,15 +174,19 @@ class Ask(commands.Cog):
 
     async def _answer(self, message: discord.Message, route: Route) -> None:
         """Answer, or tell a member who called the bot what went wrong (never a traceback)."""
+        kind = "auto" if route.auto else "mention"
         try:
             await self._answer_or_fail(message, route)
+            self.bot.metrics.interaction(kind, "ok")
         except discord.HTTPException as failure:  # e.g. no permission to post or open threads
             log.warning("could not answer message %s: %s", message.id, failure)
+            self.bot.metrics.interaction(kind, "error")
         except Exception as error:  # the same mapping as slash commands, for a reply
             if self.bot.is_closed():  # shutting down while answering: nothing went wrong
                 log.warning("stopped before answering message %s", message.id)
                 return
-            text = CitebotTree.error_message(error, "auto" if route.auto else "mention")
+            text = CitebotTree.error_message(error, kind)
+            self.bot.metrics.interaction(kind, outcome_of(text))
             if route.auto:  # nobody called the bot: no public apology in their channel
                 return
             with contextlib.suppress(discord.HTTPException):
@@ -196,6 +201,7 @@ class Ask(commands.Cog):
             answer = await asyncio.to_thread(
                 self.service.ask, scope, route.question, None, previous
             )
+        self.bot.metrics.answer(answer)
         if route.in_thread:
             try:
                 target = await message.create_thread(
