@@ -193,6 +193,14 @@ class Settings(BaseSettings):
         le=100,
         description="Polls failed in a row (with exponential back-off) before a feed is disabled.",
     )
+    index_cache_mb: int | None = Field(
+        default=None,
+        ge=1,
+        description=(
+            "Most MiB the servers' FAISS and BM25 indexes held in memory may take; the least "
+            "recently used are dropped and reopened on demand (empty: no cap)."
+        ),
+    )
     metrics_port: int | None = Field(
         default=None,
         ge=1,
@@ -279,6 +287,7 @@ class Settings(BaseSettings):
             min_page_words=self.min_page_words,
             reranker=self.make_reranker(),
             time_zone=self.timezone,
+            index_cache_bytes=self.index_cache_mb << 20 if self.index_cache_mb else None,
         )
 
 

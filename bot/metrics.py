@@ -14,7 +14,9 @@ Metrics:
 - ``citebot_answers_total{result}``: ``answered`` or ``not_found`` (their ratio: the not-found
   rate).
 - ``citebot_articles``, ``citebot_chunks``: articles and chunks of the servers served.
-- ``citebot_index_cache_scopes``, ``citebot_index_cache_bytes``: FAISS indexes held open.
+- ``citebot_index_cache_scopes``, ``citebot_index_cache_bytes``: servers whose FAISS and BM25
+  indexes are held open, and their estimated memory; ``citebot_index_cache_evictions_total``:
+  servers dropped to stay under ``CITEBOT_INDEX_CACHE_MB``.
 - ``citebot_gateway_latency_seconds{shard}``: the heartbeat latency of each shard.
 """
 
@@ -87,6 +89,12 @@ class Metrics:
             "Bytes of the vectors of the FAISS indexes held open.",
             registry=self.registry,
         )
+        self.cache_evictions = Counter(
+            "citebot_index_cache_evictions",
+            "Servers whose indexes were dropped from memory to stay under the cache cap.",
+            registry=self.registry,
+        )
+        self.evictions_seen = 0
         self.gateway_latency = Gauge(
             "citebot_gateway_latency_seconds",
             "Heartbeat latency of each gateway shard.",
@@ -112,9 +120,11 @@ async def refresh(metrics: Metrics, bot: CitebotBot) -> None:
     articles, chunks = await asyncio.to_thread(bot.service.store.totals, scopes)
     metrics.articles.set(articles)
     metrics.chunks.set(chunks)
-    scopes_open, vector_bytes = bot.service.cached_indexes()
+    scopes_open, used, evictions = bot.service.cached_indexes()
     metrics.cache_scopes.set(scopes_open)
-    metrics.cache_bytes.set(vector_bytes)
+    metrics.cache_bytes.set(used)
+    metrics.cache_evictions.inc(evictions - metrics.evictions_seen)
+    metrics.evictions_seen = evictions
     for shard, latency in shard_latencies(bot):
         if math.isfinite(latency):
             metrics.gateway_latency.labels(shard=str(shard)).set(latency)

@@ -50,6 +50,15 @@ def _bm25(texts: Sequence[str]) -> bm25s.BM25 | None:
     return model
 
 
+def _model_bytes(model: bm25s.BM25 | None) -> int:
+    """An estimate of a bm25s model's memory: its score arrays and its vocabulary."""
+    if model is None:
+        return 0
+    arrays = getattr(model, "scores", None) or {}
+    vocabulary = getattr(model, "vocab_dict", None) or {}
+    return sum(int(getattr(a, "nbytes", 0)) for a in arrays.values()) + 80 * len(vocabulary)
+
+
 class KeywordIndex:
     """BM25 scores of a question against every sentence of a scope, and every whole story.
 
@@ -73,6 +82,7 @@ class KeywordIndex:
         """
         self.generation = generation
         self.ids = ids
+        self.nbytes = 0  # set below: an estimate of the memory the index takes
         self._row = {int(sentence_id): row for row, sentence_id in enumerate(ids)}
         self._bm25 = _bm25(texts)
         self.stories: list[int] = []
@@ -83,6 +93,14 @@ class KeywordIndex:
                 parts.setdefault(owner, [(titles or {}).get(owner, "")]).append(text)
             self.stories = list(parts)
             self._stories = _bm25([" ".join(p) for p in parts.values()])
+
+        self.nbytes = (
+            ids.nbytes
+            + 120 * len(self._row)  # the id -> row dict
+            + _model_bytes(self._bm25)
+            + _model_bytes(self._stories)
+            + 8 * len(self.stories)
+        )
 
     def top_stories(self, question: str, k: int, among: frozenset[int] | None = None) -> list[int]:
         """The article keys of the ``k`` stories that BM25 ranks best (score above 0).

@@ -2,14 +2,18 @@
 
 Both are caches of the store. A cached index whose generation no longer matches the store's
 for its scope (an add or remove here or in another process) is opened or built again on next
-use. One re-entrant lock guards the cache; writers also hold it across a store write and the
-index update that follows, so a question never reads an index half-way through a change.
+use. With a size cap, the least recently used scopes are dropped from memory whenever the
+indexes held open take more than the cap (the scope in use always stays), and are opened
+again from disk and the store when asked for. One re-entrant lock guards the cache; writers
+also hold it across a store write and the index update that follows, so a question never
+reads an index half-way through a change.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+from collections import OrderedDict
 from pathlib import Path
 
 import numpy as np
@@ -27,27 +31,56 @@ log = logging.getLogger(__name__)
 class ScopeIndexes:
     """The FAISS and BM25 indexes of every scope used so far, opened on first use."""
 
-    def __init__(self, store: Store, folder: Path, embedder: Embedder) -> None:
+    def __init__(
+        self, store: Store, folder: Path, embedder: Embedder, cache_bytes: int | None = None
+    ) -> None:
         """Remember where the index files live and clear temporaries a crash left there.
 
         Args:
             store: The source of truth the indexes are built from.
             folder: Folder of the FAISS index files (one per scope).
             embedder: The configured model (its name and dimension for a scope without one).
+            cache_bytes: Most memory the indexes held open may take (None: no cap).
         """
         self.store = store
         self.folder = folder
         self.embedder = embedder
+        self.cache_bytes = cache_bytes
+        self.evictions = 0  # scopes dropped from memory to stay under the cap
         self.lock = threading.RLock()
         self._vector_indexes: dict[str, VectorIndex] = {}
         self._keyword_indexes: dict[str, KeywordIndex] = {}
+        self._recent: OrderedDict[str, None] = OrderedDict()  # least recently used first
         remove_stale_temporaries(folder)
 
     def loaded(self) -> tuple[int, int]:
-        """Scopes whose FAISS index is open, and the bytes of their vectors."""
+        """Scopes with an index held open, and the bytes their indexes take (estimated)."""
         with self.lock:
-            indexes = list(self._vector_indexes.values())
-        return len(indexes), sum(index.nbytes for index in indexes)
+            return len(self._recent), sum(self._bytes(scope) for scope in self._recent)
+
+    def _bytes(self, scope: str) -> int:
+        vector = self._vector_indexes.get(scope)
+        keyword = self._keyword_indexes.get(scope)
+        return (vector.nbytes if vector else 0) + (keyword.nbytes if keyword else 0)
+
+    def _used(self, scope: str) -> None:
+        """Mark the scope as just used, then drop the least recently used over the cap."""
+        self._recent[scope] = None
+        self._recent.move_to_end(scope)
+        if self.cache_bytes is None:
+            return
+        total = sum(self._bytes(s) for s in self._recent)
+        while total > self.cache_bytes and len(self._recent) > 1:
+            oldest = next(iter(self._recent))
+            total -= self._bytes(oldest)
+            self._drop(oldest)
+            self.evictions += 1
+            log.debug("index cache over %d bytes: dropped scope %s", self.cache_bytes, oldest)
+
+    def _drop(self, scope: str) -> None:
+        self._vector_indexes.pop(scope, None)
+        self._keyword_indexes.pop(scope, None)
+        self._recent.pop(scope, None)
 
     def path(self, scope: str) -> Path:
         """The scope's FAISS index file."""
@@ -62,6 +95,7 @@ class ScopeIndexes:
                 model, dimension = stored or (self.embedder.name, self.embedder.dimension)
                 index = VectorIndex.open(self.path(scope), self.store, scope, model, dimension)
                 self._vector_indexes[scope] = index
+            self._used(scope)
             return index
 
     def keyword_index(self, scope: str) -> KeywordIndex:
@@ -73,6 +107,7 @@ class ScopeIndexes:
                 ids, owners, texts, titles = self.store.sentence_texts(scope)
                 keywords = KeywordIndex(ids, texts, generation, owners, titles)
                 self._keyword_indexes[scope] = keywords
+            self._used(scope)
             return keywords
 
     def check_model(self, scope: str) -> None:
@@ -120,10 +155,10 @@ class ScopeIndexes:
             if fresh.generation != self.store.generation(scope):
                 fresh.rebuild(self.store, scope)  # an add or remove landed meanwhile
             self._vector_indexes[scope] = fresh
+            self._used(scope)
 
     def forget(self, scope: str) -> None:
         """Drop the scope's indexes from memory and its index file from disk."""
         with self.lock:
-            self._vector_indexes.pop(scope, None)
-            self._keyword_indexes.pop(scope, None)
+            self._drop(scope)
             self.path(scope).unlink(missing_ok=True)

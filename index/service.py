@@ -57,6 +57,7 @@ class Service:
         pass_tokens: int = 128,
         reranker: Reranker | None = None,
         time_zone: str = "UTC",
+        index_cache_bytes: int | None = None,
     ) -> None:
         """Open the store under ``data_dir``; the model is loaded on first use.
 
@@ -73,11 +74,15 @@ class Service:
             pass_tokens: Longest encoder pass in tokens (capped by the model's limit).
             reranker: Reads the best candidates again beside the question (None: no reranking).
             time_zone: The IANA time zone of scopes that set none (what "today" means).
+            index_cache_bytes: Most memory the scopes' indexes held open may take; the least
+                recently used are dropped beyond it and reopened when asked for (None: no cap).
         """
         self.data_dir = data_dir
         self.store = Store(data_dir / "citebot.sqlite3")
         self.reranker = reranker
-        self._scope_indexes = ScopeIndexes(self.store, data_dir / "indexes", embedder)
+        self._scope_indexes = ScopeIndexes(
+            self.store, data_dir / "indexes", embedder, index_cache_bytes
+        )
         self._ingester = Ingester(
             self.store,
             embedder,
@@ -491,9 +496,10 @@ class Service:
         """Copy the database (every scope) to ``target``; the index files are derived."""
         self.store.backup(target)
 
-    def cached_indexes(self) -> tuple[int, int]:
-        """Scopes whose FAISS index this process holds open, and the bytes of their vectors."""
-        return self._scope_indexes.loaded()
+    def cached_indexes(self) -> tuple[int, int, int]:
+        """Scopes whose indexes this process holds open, their bytes, and scopes evicted."""
+        scopes, used = self._scope_indexes.loaded()
+        return scopes, used, self._scope_indexes.evictions
 
     def stats(self, scope: str) -> Stats:
         """Counts, index size and model of the scope."""
