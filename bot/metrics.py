@@ -38,6 +38,7 @@ from prometheus_client import (
     generate_latest,
 )
 
+from index.errors import CitebotError
 from index.models import Answer
 
 if TYPE_CHECKING:
@@ -154,7 +155,11 @@ async def health(bot: CitebotBot) -> tuple[bool, dict[str, object]]:
 
 
 async def serve(bot: CitebotBot, metrics: Metrics, host: str, port: int) -> web.AppRunner:
-    """Serve /metrics and /healthz until the returned runner is cleaned up."""
+    """Serve /metrics and /healthz until the returned runner is cleaned up.
+
+    Raises:
+        CitebotError: The address cannot be listened on (the port is taken, say).
+    """
 
     async def metrics_page(_: web.Request) -> web.Response:
         await refresh(metrics, bot)
@@ -174,6 +179,13 @@ async def serve(bot: CitebotBot, metrics: Metrics, host: str, port: int) -> web.
     app.router.add_get("/healthz", health_page)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
-    await web.TCPSite(runner, host, port).start()
+    try:
+        await web.TCPSite(runner, host, port).start()
+    except OSError as error:
+        await runner.cleanup()
+        raise CitebotError(
+            f"cannot serve metrics on {host}:{port} ({error.strerror or error}): choose another "
+            "CITEBOT_METRICS_PORT, or leave it empty"
+        ) from None
     log.info("metrics on http://%s:%d/metrics, health on /healthz", host, port)
     return runner

@@ -10,7 +10,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from bot.client import CitebotBot
 from bot.config import Settings
-from index.errors import StoreError
+from bot.metrics import serve
+from index.errors import CitebotError, StoreError
 from index.service import ArticleInput, Service
 from tests.fake_discord import FakeDiscord, running_bot
 
@@ -79,5 +80,20 @@ async def test_metrics_count_commands_answers_and_stages(
                 sick = await client.get(f"{base}/healthz")
                 assert sick.status_code == 503
                 assert sick.json()["problems"] == ["the store failed: the database is damaged"]
+    finally:
+        service.close()
+
+
+async def test_a_taken_metrics_port_is_one_clear_error(settings: Settings) -> None:
+    service: Service = settings.open_service()
+    try:
+        bot = CitebotBot(settings, service)
+        with socket.socket() as taken:
+            taken.bind(("127.0.0.1", 0))
+            taken.listen()
+            port = int(taken.getsockname()[1])
+            with pytest.raises(CitebotError, match=f"cannot serve metrics on 127.0.0.1:{port}"):
+                await serve(bot, bot.metrics, "127.0.0.1", port)
+        await bot.close()
     finally:
         service.close()
