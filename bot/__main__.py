@@ -15,7 +15,7 @@ def run_bot(settings: Settings) -> None:
     """Run the Discord bot until it is stopped."""
     import discord
 
-    from bot.client import CitebotBot
+    from bot.client import make_bot
 
     if settings.discord_token is None:
         raise SystemExit("CITEBOT_DISCORD_TOKEN is not set")
@@ -25,9 +25,7 @@ def run_bot(settings: Settings) -> None:
         if not service.store.checked:  # too large to check at every open: once at start
             log.info("checking the database %s", service.store.path)
             service.store.quick_check()
-        CitebotBot(settings, service).run(
-            settings.discord_token.get_secret_value(), log_handler=None
-        )
+        make_bot(settings, service).run(settings.discord_token.get_secret_value(), log_handler=None)
     except discord.LoginFailure:
         raise CitebotError(
             "Discord refused CITEBOT_DISCORD_TOKEN: copy the bot's token again from the "

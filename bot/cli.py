@@ -118,7 +118,10 @@ def main(ctx: click.Context, data_dir: Path | None, scope: str) -> None:
         settings = Settings()
     except ValidationError as error:
         problem = error.errors()[0]
-        fail(f"setting CITEBOT_{str(problem['loc'][0]).upper()}: {problem['msg']}")
+        message = str(problem["msg"]).removeprefix("Value error, ")
+        if problem["loc"]:
+            fail(f"setting CITEBOT_{str(problem['loc'][0]).upper()}: {message}")
+        fail(f"settings: {message}")
     if data_dir is not None:
         settings.data_dir = data_dir
     if not is_scope(scope):
@@ -718,9 +721,28 @@ def invite(state: State) -> None:
     show_default=True,
     help="Articles imported on first run when no Discord token is set.",
 )
+@click.option(
+    "--shards", "shard_ids", help="Shards this process runs: 0-3, 0,2,4 (needs --shard-count)."
+)
+@click.option("--shard-count", type=click.IntRange(1, 100_000), help="Shards of the whole bot.")
 @click.pass_obj
-def run(state: State, samples: Path) -> None:
-    """Start the Discord bot, or without a token an interactive session over the samples."""
+def run(state: State, samples: Path, shard_ids: str | None, shard_count: int | None) -> None:
+    """Start the Discord bot, or without a token an interactive session over the samples.
+
+    With --shard-count (or CITEBOT_SHARD_COUNT), the bot runs sharded; --shards picks the
+    shards of this process, so several processes can share the bot's servers.
+    """
+    if shard_ids is not None or shard_count is not None:
+        sharded = state.settings.model_copy(
+            update={
+                "shard_ids": shard_ids or state.settings.shard_ids,
+                "shard_count": shard_count or state.settings.shard_count,
+            }
+        )
+        try:
+            state.settings = sharded.check_shards()
+        except ValueError as error:
+            fail(str(error))
     token = state.settings.discord_token
     if token is not None and token.get_secret_value().strip():
         from bot.__main__ import run_bot

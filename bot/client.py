@@ -95,7 +95,7 @@ class CitebotBot(commands.Bot):
 
     tree: CitebotTree
 
-    def __init__(self, settings: Settings, service: Service) -> None:
+    def __init__(self, settings: Settings, service: Service, **sharding: Any) -> None:
         intents = discord.Intents.none()
         intents.guilds = True
         intents.guild_messages = True  # mentions of the bot carry their content unprivileged
@@ -106,6 +106,7 @@ class CitebotBot(commands.Bot):
             intents=intents,
             tree_cls=CitebotTree,
             allowed_mentions=NO_MENTIONS,
+            **sharding,
         )
         self.settings = settings
         self.service = service
@@ -211,3 +212,26 @@ class CitebotBot(commands.Bot):
     async def on_ready(self) -> None:
         """Log who we are once connected."""
         log.info("connected as %s to %d servers", self.user, len(self.guilds))
+
+
+class ShardedCitebotBot(CitebotBot, commands.AutoShardedBot):
+    """citebot running some of the bot's gateway shards (``CITEBOT_SHARD_IDS`` of ``_COUNT``).
+
+    Discord sends each server's events to one shard, ``(guild_id >> 22) % shard_count``, so
+    this process sees, answers and polls feeds for the servers of its shards only.
+    """
+
+    def __init__(self, settings: Settings, service: Service) -> None:
+        super().__init__(
+            settings,
+            service,
+            shard_count=settings.shard_count,
+            shard_ids=settings.shard_id_list,
+        )
+
+
+def make_bot(settings: Settings, service: Service) -> CitebotBot:
+    """The bot the settings ask for: sharded when ``CITEBOT_SHARD_COUNT`` is set."""
+    if settings.shard_count is not None:
+        return ShardedCitebotBot(settings, service)
+    return CitebotBot(settings, service)

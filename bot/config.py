@@ -10,7 +10,7 @@ import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from index.answer import AnswerSettings
@@ -201,6 +201,19 @@ class Settings(BaseSettings):
             "recently used are dropped and reopened on demand (empty: no cap)."
         ),
     )
+    shard_count: int | None = Field(
+        default=None,
+        ge=1,
+        le=100_000,
+        description=(
+            "Gateway shards of the whole bot (Discord requires sharding above 2,500 servers); "
+            "empty: one shard."
+        ),
+    )
+    shard_ids: str | None = Field(
+        default=None,
+        description="The shards this process runs, e.g. 0-3 or 0,2,4 (empty: all of them).",
+    )
     metrics_port: int | None = Field(
         default=None,
         ge=1,
@@ -242,6 +255,33 @@ class Settings(BaseSettings):
                 max_failures=self.feed_max_failures,
             ),
         )
+
+    @property
+    def shard_id_list(self) -> list[int] | None:
+        """The shard ids this process runs (None: every shard of ``shard_count``)."""
+        return parse_shard_ids(self.shard_ids) if self.shard_ids else None
+
+    @model_validator(mode="after")
+    def _shards_fit(self) -> Settings:
+        return self.check_shards()
+
+    def check_shards(self) -> Settings:
+        """Refuse shard ids without a shard count, or beyond it; returns the settings.
+
+        Raises:
+            ValueError: They do not fit.
+        """
+        if self.shard_ids is None:
+            return self
+        if self.shard_count is None:
+            raise ValueError("shard_ids needs CITEBOT_SHARD_COUNT, the bot's number of shards")
+        ids = parse_shard_ids(self.shard_ids)
+        if max(ids) >= self.shard_count:
+            raise ValueError(
+                f"shard {max(ids)} does not exist: with {self.shard_count} shards, "
+                f"ids run from 0 to {self.shard_count - 1}"
+            )
+        return self
 
     @field_validator("timezone")
     @classmethod
@@ -316,3 +356,21 @@ def setup_logging(level: str) -> None:
     # parsers that warn about every odd page they read: citebot reports what matters itself
     for chatty in ("pypdf", "trafilatura", "htmldate", "courlan", "charset_normalizer"):
         logging.getLogger(chatty).setLevel(logging.DEBUG if level == "DEBUG" else logging.CRITICAL)
+
+
+def parse_shard_ids(text: str) -> list[int]:
+    """Shard ids written as ``0-3``, ``0,2,4`` or ``0-3,8``, sorted, each once.
+
+    Raises:
+        ValueError: The text is not such a list.
+    """
+    ids: set[int] = set()
+    for part in text.replace(" ", "").split(","):
+        first, dash, last = part.partition("-")
+        if not first.isdigit() or (dash and not last.isdigit()):
+            raise ValueError(f"{text!r} is not a list of shard ids like 0-3 or 0,2,4")
+        low, high = int(first), int(last) if dash else int(first)
+        if high < low:
+            raise ValueError(f"{part!r} runs backwards: write the lower shard id first")
+        ids.update(range(low, high + 1))
+    return sorted(ids)

@@ -761,6 +761,7 @@ class _Session:
     identify: JSON
     ws: web.WebSocketResponse | None = None
     seq: int = 0
+    shard: tuple[int, int] = (0, 1)  # (shard id, shard count) from IDENTIFY
 
 
 class _LogCapture(logging.Handler):
@@ -818,7 +819,8 @@ class FakeDiscord:
         self.attachments: dict[int, FakeAttachment] = {}
         self.identifies = 0
         self.resumes = 0
-        self._session: _Session | None = None
+        self._sessions: dict[int, _Session] = {}  # by shard id
+        self.recommended_shards = 1  # what GET /gateway/bot recommends
         self._sockets: set[web.WebSocketResponse] = set()
         self._waiters: list[asyncio.Future[None]] = []
         self._runner: web.AppRunner | None = None
@@ -909,10 +911,24 @@ class FakeDiscord:
         return f"ws://127.0.0.1:{self.port}/gateway"
 
     @property
+    def _session(self) -> _Session | None:
+        """The session of shard 0 (of the only shard, unsharded), else the first one."""
+        return self._sessions.get(0) or next(iter(self._sessions.values()), None)
+
+    @property
     def connected(self) -> bool:
-        """The bot has identified (or resumed) and its websocket is open."""
-        s = self._session
-        return s is not None and s.ws is not None and not s.ws.closed
+        """A bot has identified (or resumed) and the websocket of a shard is open."""
+        return any(s.ws is not None and not s.ws.closed for s in self._sessions.values())
+
+    @property
+    def shards(self) -> dict[int, int]:
+        """Shard id -> shard count, of every session identified."""
+        return {shard: s.shard[1] for shard, s in self._sessions.items()}
+
+    def shard_of(self, guild_id: int) -> int:
+        """The shard Discord routes a server to: ``(guild_id >> 22) % shard_count``."""
+        count = next(iter(self._sessions.values())).shard[1] if self._sessions else 1
+        return (guild_id >> 22) % count
 
     @property
     def intents(self) -> int:
@@ -1893,9 +1909,15 @@ class FakeDiscord:
         assert self._session is not None
         return self._session
 
-    async def _dispatch(self, event: str, data: JSON) -> None:
-        session = self._require_connection()
-        assert session.ws is not None
+    async def _dispatch(self, event: str, data: JSON, shard: int | None = None) -> None:
+        """Send an event on the shard of its server (``guild_id``; a GUILD_CREATE's ``id``)."""
+        self._require_connection()
+        if shard is None:
+            guild = data.get("guild_id") or (data.get("id") if event == "GUILD_CREATE" else None)
+            shard = self.shard_of(int(guild)) if guild else min(self._sessions)
+        session = self._sessions.get(shard)
+        if session is None or session.ws is None or session.ws.closed:
+            raise AssertionError(self.explain(f"{event} is for shard {shard}: not connected."))
         session.seq += 1
         frame = {"op": 0, "t": event, "s": session.seq, "d": data}
         await session.ws.send_str(json.dumps(frame))
@@ -1925,29 +1947,40 @@ class FakeDiscord:
                 return
             await self._identify(ws, data)
         elif op == 6:  # resume
-            session = self._session
-            if session is None or data.get("session_id") != session.id:
+            session = next(
+                (s for s in self._sessions.values() if s.id == data.get("session_id")), None
+            )
+            if session is None:
                 await ws.send_str(json.dumps({"op": 9, "d": False, "s": None, "t": None}))
                 return
             session.ws = ws
             self.resumes += 1
-            await self._dispatch("RESUMED", {"_trace": ["fake"]})
+            await self._dispatch("RESUMED", {"_trace": ["fake"]}, shard=session.shard[0])
             self._notify()
         elif op == 8:  # request guild members
             await self._members_chunk(data)
 
     async def _identify(self, ws: web.WebSocketResponse, data: JSON) -> None:
         self.identifies += 1
-        self._session = session = _Session(
+        shard_id, shard_count = (int(n) for n in data.get("shard", (0, 1)))
+        if not 0 <= shard_id < shard_count:
+            await ws.close(code=4010, message=b"Invalid shard.")
+            return
+        if any(s.shard[1] != shard_count for s in self._sessions.values() if s.ws is not None):
+            await ws.close(code=4011, message=b"Sharding required.")  # counts must agree
+            return
+        self._sessions[shard_id] = session = _Session(
             id=f"fake-session-{self.snowflake()}",
             intents=int(data.get("intents", 0)),
             identify=data,
+            shard=(shard_id, shard_count),
         )
         session.ws = ws
+        mine = [g for g in self.guilds if (g >> 22) % shard_count == shard_id]
         ready: JSON = {
             "v": 10,
             "user": self.bot_user,
-            "guilds": [{"id": str(g), "unavailable": True} for g in self.guilds],
+            "guilds": [{"id": str(g), "unavailable": True} for g in mine],
             "session_id": session.id,
             "session_type": "normal",
             "resume_gateway_url": self.gateway_url,
@@ -1961,9 +1994,9 @@ class FakeDiscord:
         }
         if "shard" in data:
             ready["shard"] = data["shard"]
-        await self._dispatch("READY", ready)
-        for guild in self.guilds.values():
-            await self._dispatch("GUILD_CREATE", self._guild_payload(guild))
+        await self._dispatch("READY", ready, shard=shard_id)
+        for guild_id in mine:
+            await self._dispatch("GUILD_CREATE", self._guild_payload(self.guilds[guild_id]))
         self._notify()
 
     def _guild_payload(self, guild: Guild) -> JSON:
@@ -2153,7 +2186,12 @@ class FakeDiscord:
     async def _get_gateway(self, req: Request, _: dict[str, str]) -> web.Response:
         limit = {"total": 1000, "remaining": 999, "reset_after": 0, "max_concurrency": 1}
         return self._reply(
-            req, {"url": self.gateway_url, "shards": 1, "session_start_limit": limit}
+            req,
+            {
+                "url": self.gateway_url,
+                "shards": self.recommended_shards,
+                "session_start_limit": limit,
+            },
         )
 
     async def _get_application(self, req: Request, _: dict[str, str]) -> web.Response:
@@ -2795,7 +2833,13 @@ async def _wait_ready(
                 await ready
     if ready not in done:
         raise AssertionError(fake.explain(f"The bot was not ready within {timeout:g} s."))
-    missing = [g for g in fake.guilds if (found := bot.get_guild(g)) is None or found.unavailable]
+    shard_ids, shard_count = getattr(bot, "shard_ids", None), getattr(bot, "shard_count", None)
+    mine = [
+        g
+        for g in fake.guilds
+        if shard_ids is None or not shard_count or (g >> 22) % shard_count in shard_ids
+    ]
+    missing = [g for g in mine if (found := bot.get_guild(g)) is None or found.unavailable]
     if missing:
         raise AssertionError(fake.explain(f"The bot is ready but does not see guilds {missing}."))
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import socket
 
 import httpx
@@ -41,13 +42,18 @@ async def test_metrics_count_commands_answers_and_stages(
     service.add(guild, ArticleInput(NILE, title="Rivers"))
     base = f"http://127.0.0.1:{settings.metrics_port}"
     try:
-        async with running_bot(lambda: CitebotBot(settings, service), fake):
+        async with running_bot(lambda: CitebotBot(settings, service), fake) as bot:
             answered = await fake.slash("ask", {"question": "Which is the longest river?"})
             await answered.wait_done()
             missing = await fake.slash("ask", {"question": "Who won the chess final?"})
             await missing.wait_done()
             refused = await fake.slash("admin stats", validate=False)  # no Manage Server
             await refused.wait_done()
+            ok = bot.metrics.interactions.labels(command="ask", outcome="ok")
+            for _ in range(250):  # discord.py reports a completed command after its reply
+                if ok._value.get() == 2:
+                    break
+                await asyncio.sleep(0.02)
             async with httpx.AsyncClient() as client:
                 page = await client.get(f"{base}/metrics")
                 healthy = await client.get(f"{base}/healthz")
