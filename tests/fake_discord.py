@@ -41,7 +41,11 @@ What the fake keeps true because the bot relies on it in production:
 discord.py details this relies on (checked against discord.py 2.7):
 
 - REST goes to ``discord.http.Route.BASE``; the gateway URL is ``DiscordWebSocket.DEFAULT_GATEWAY``
-  (``Client.connect`` never asks ``GET /gateway/bot``) and then READY's ``resume_gateway_url``.
+  (``Client.connect`` never asks ``GET /gateway/bot``; an ``AutoShardedClient`` does, for the
+  recommended shard count and the identify concurrency) and then READY's ``resume_gateway_url``.
+- Sharding: each IDENTIFY names ``[shard_id, shard_count]``; the shard gets the READY and the
+  GUILD_CREATEs of its servers, ``(guild_id >> 22) % shard_count``, and every later event of a
+  server goes to its shard's session, so two bots with different shard ids split the servers.
 - The client asks for zlib-stream compression but only decompresses binary frames: text frames of
   plain JSON are read as they are.
 - ``login`` calls ``GET /users/@me`` and ``GET /oauth2/applications/@me`` (the application id comes
