@@ -146,7 +146,7 @@ async def health(bot: CitebotBot) -> tuple[bool, dict[str, object]]:
         problems.append("the gateway is not connected")
     try:
         async with asyncio.timeout(STORE_TIMEOUT):
-            await asyncio.to_thread(bot.service.store.totals, [])
+            await asyncio.to_thread(bot.service.store.ping)
     except TimeoutError:
         problems.append(f"the store did not answer within {STORE_TIMEOUT:g} s")
     except Exception as error:  # any failure of the store means not ready

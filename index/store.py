@@ -1152,7 +1152,10 @@ class Store:
             (now,),
         )
         feeds = [_feed(row) for row in rows]
-        return feeds if scopes is None else [f for f in feeds if f.scope in set(scopes)]
+        if scopes is None:
+            return feeds
+        wanted = set(scopes)
+        return [f for f in feeds if f.scope in wanted]
 
     def seen_entries(self, feed_id: int) -> list[SeenEntry]:
         """Every entry the feed's polls have seen."""
@@ -1219,6 +1222,10 @@ class Store:
             )
 
     # -- sentences, chunks and vectors ----------------------------------------------------
+
+    def ping(self) -> None:
+        """Ask the database the simplest question (raises StoreError when it cannot answer)."""
+        self._query("SELECT 1")
 
     def totals(self, scopes: Sequence[str]) -> tuple[int, int]:
         """Articles and chunks of these scopes together."""

@@ -79,10 +79,10 @@ async def test_metrics_count_commands_answers_and_stages(
                 assert healthy.status_code == 200
                 assert healthy.json() == {"ready": True, "problems": []}
 
-                def broken(scopes: object) -> tuple[int, int]:
+                def broken() -> None:
                     raise StoreError("the database is damaged")
 
-                monkeypatch.setattr(service.store, "totals", broken)
+                monkeypatch.setattr(service.store, "ping", broken)
                 sick = await client.get(f"{base}/healthz")
                 assert sick.status_code == 503
                 assert sick.json()["problems"] == ["the store failed: the database is damaged"]
