@@ -485,18 +485,31 @@ class Ingester:
                 p.article_id for p in prepared if self.store.find_article(scope, p.article_id)
             }
             changes = self.store.save_articles(scope, rows, self.embedder.name) if rows else []
-            outgrown = bool(changes) and self.indexes.update_index(
+            stored = [(c, row) for c, row in zip(changes, rows, strict=True) if not c.duplicate_of]
+            outgrown = bool(stored) and self.indexes.update_index(
                 scope,
                 index,
-                np.concatenate([removed for removed, _ in changes]),
-                np.concatenate([added for _, added in changes]),
-                np.concatenate([row.chunk_vectors for row in rows]),
+                np.concatenate([c.removed for c, _ in stored]),
+                np.concatenate([c.added for c, _ in stored]),
+                np.concatenate([row.chunk_vectors for _, row in stored]),
             )
+        raced = {
+            row.article_id: c.duplicate_of
+            for c, row in zip(changes, rows, strict=True)
+            if c.duplicate_of
+        }
         if outgrown:
             self.indexes.swap_in_fresh_index(scope)
         by_id = {p.article_id: p for p in prepared}
         for i, result in results.items():
-            if result.status == "pending":
+            if result.status == "pending" and result.article_id in raced:
+                # the same text was stored a moment ago (by another process): the database
+                # refused this copy
+                held = self.store.get_article(scope, raced[result.article_id] or "")
+                results[i] = AddResult(
+                    held.article_id, held.title, held.sentences, held.chunks, "duplicate"
+                )
+            elif result.status == "pending":
                 item = by_id[result.article_id]
                 results[i] = AddResult(
                     item.article_id,

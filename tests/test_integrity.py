@@ -18,11 +18,11 @@ import pytest
 from click.testing import CliRunner
 
 from bot.cli import main
-from index import store
 from index.embedding import HashEmbedder
 from index.errors import StoreError
 from index.service import ArticleInput, Service
 from index.store import Store
+from index.store import sqlite as store
 from index.vectors import VectorIndex, index_path
 from tests.conftest import HASH_ANSWERS, SAMPLE
 
@@ -219,5 +219,5 @@ def test_processes_opening_a_new_database_at_once_all_succeed(tmp_path: Path) ->
         assert failed == []
         with closing(Store(tmp_path / f"data-{attempt}" / "citebot.sqlite3")) as opened:
             assert opened.counts("local")[0] == 3
-            (version,) = opened._db.execute("PRAGMA user_version").fetchone()
-            assert version == len(store.MIGRATIONS)
+            (version,) = opened._backend._db.execute("PRAGMA user_version").fetchone()
+            assert version == len(store.SQLITE_MIGRATIONS)

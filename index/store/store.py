@@ -1,291 +1,56 @@
-"""SQLite storage: the single source of truth for articles, sentences, chunks and vectors.
+"""The store: every query citebot makes, over a backend (SQLite or PostgreSQL).
+
+The store is the single source of truth for articles, sentences, chunks and vectors.
 
 Invariants:
     * Every row belongs to exactly one scope (a Discord server id, or ``local`` on the CLI);
       no query here crosses scopes.
     * ``sentences.start/end`` and ``chunks.start/end`` are character offsets into
       ``articles.text``; ``substr(text, start + 1, end - start)`` is the sentence.
-    * Vectors are L2-normalized float32 blobs; every vector of a scope comes from the model
+    * Vectors are L2-normalized float32 bytes; every vector of a scope comes from the model
       and dimension recorded in ``scopes``.
     * ``scopes.generation`` grows with every change to a scope's chunks, inside the same
-      transaction, so a derived index can tell whether it is stale.
+      transaction, so a derived index can tell whether it is stale. A write to a scope's
+      articles updates that row first, so writers of one scope take turns on every backend.
+    * A scope holds one text once: the database refuses a second copy (``articles_text``).
 
-The schema is versioned with ``PRAGMA user_version`` and upgraded by numbered migrations.
+The SQL here is the subset both engines speak, with ``?`` for parameters.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import sqlite3
-import threading
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
-from dataclasses import dataclass
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
 
-from index.dates import parse_published
-from index.errors import InvalidInput, NotFoundError, StoreError
-from index.files import partial_for, publish_new
-from index.models import Article, ChunkSpan, Feed, SentenceSpan
-
-log = logging.getLogger(__name__)
-
-Vectors = npt.NDArray[np.float32]
-
-APPLICATION_ID = 0x43697465  # "Cite" in the database header: the file is citebot's
-
-MIGRATIONS: tuple[str, ...] = (
-    # 1: the initial schema.
-    """
-    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-    CREATE TABLE scopes (
-        scope TEXT PRIMARY KEY,
-        generation INTEGER NOT NULL DEFAULT 0,
-        model TEXT,
-        dimension INTEGER,
-        last_reindex TEXT
-    );
-    CREATE TABLE articles (
-        pk INTEGER PRIMARY KEY,
-        scope TEXT NOT NULL,
-        article_id TEXT NOT NULL,
-        title TEXT NOT NULL,
-        url TEXT,
-        author TEXT,
-        published TEXT,
-        added_by TEXT,
-        added_at TEXT NOT NULL,
-        text TEXT NOT NULL,
-        content_hash TEXT NOT NULL,
-        UNIQUE (scope, article_id)
-    );
-    CREATE INDEX articles_hash ON articles (scope, content_hash);
-    CREATE INDEX articles_url ON articles (scope, url);
-    CREATE TABLE sentences (
-        id INTEGER PRIMARY KEY,
-        article_pk INTEGER NOT NULL REFERENCES articles (pk) ON DELETE CASCADE,
-        position INTEGER NOT NULL,
-        paragraph INTEGER NOT NULL,
-        start INTEGER NOT NULL,
-        end INTEGER NOT NULL,
-        vector BLOB NOT NULL
-    );
-    CREATE INDEX sentences_article ON sentences (article_pk, position);
-    CREATE TABLE chunks (
-        id INTEGER PRIMARY KEY,
-        article_pk INTEGER NOT NULL REFERENCES articles (pk) ON DELETE CASCADE,
-        scope TEXT NOT NULL,
-        first_sentence INTEGER NOT NULL,
-        last_sentence INTEGER NOT NULL,
-        start INTEGER NOT NULL,
-        end INTEGER NOT NULL,
-        tokens INTEGER NOT NULL,
-        vector BLOB NOT NULL
-    );
-    CREATE INDEX chunks_article ON chunks (article_pk);
-    CREATE INDEX chunks_scope ON chunks (scope, id);
-    """,
-    # 2: the channels where a scope answers mentions (none listed: everywhere).
-    """
-    CREATE TABLE mention_channels (
-        scope TEXT NOT NULL,
-        channel_id TEXT NOT NULL,
-        PRIMARY KEY (scope, channel_id)
-    );
-    """,
-    # 3: where an article was published, and the URL that identifies it.
-    """
-    ALTER TABLE articles ADD COLUMN site TEXT;
-    ALTER TABLE articles ADD COLUMN canonical_url TEXT;
-    """,
-    # 4: mark the file as citebot's (the header's application id), so that no other
-    # program's database is ever taken for one.
-    f"PRAGMA application_id = {APPLICATION_ID};",
-    # 5: a mode per channel (off, mention, auto), server settings, the answers the bot gave
-    # in a server and the members' votes on them (member ids only).
-    """
-    ALTER TABLE mention_channels RENAME TO channel_modes;
-    ALTER TABLE channel_modes ADD COLUMN mode TEXT NOT NULL DEFAULT 'mention'
-        CHECK (mode IN ('off', 'mention', 'auto'));
-    CREATE TABLE scope_settings (
-        scope TEXT NOT NULL,
-        key TEXT NOT NULL,
-        value TEXT NOT NULL,
-        PRIMARY KEY (scope, key)
-    );
-    CREATE TABLE answers (
-        id INTEGER PRIMARY KEY,
-        scope TEXT NOT NULL,
-        key TEXT NOT NULL,
-        question TEXT NOT NULL,
-        answered INTEGER NOT NULL,
-        confidence REAL NOT NULL,
-        citations TEXT NOT NULL,
-        at TEXT NOT NULL,
-        UNIQUE (scope, key)
-    );
-    CREATE INDEX answers_at ON answers (scope, at);
-    CREATE TABLE votes (
-        answer_id INTEGER NOT NULL REFERENCES answers (id) ON DELETE CASCADE,
-        user_id TEXT NOT NULL,
-        vote TEXT NOT NULL CHECK (vote IN ('up', 'down', 'wrong_quote')),
-        at TEXT NOT NULL,
-        PRIMARY KEY (answer_id, user_id)
-    );
-    """,
-    # 6: the publication time normalized to UTC (ISO 8601; '' when unreadable), so that
-    # questions can be limited to a time window. Filled in from `published` at open.
-    """
-    ALTER TABLE articles ADD COLUMN published_at TEXT;
-    CREATE INDEX articles_published_at ON articles (scope, published_at);
-    """,
-    # 7: the feeds a scope follows, their polling state, and the entries each has seen
-    # (which article an entry became, so that a re-sent entry is not fetched again).
-    """
-    CREATE TABLE feeds (
-        id INTEGER PRIMARY KEY,
-        scope TEXT NOT NULL,
-        url TEXT NOT NULL,
-        feed_url TEXT NOT NULL,
-        kind TEXT NOT NULL,
-        title TEXT NOT NULL,
-        channel_id TEXT,
-        added_by TEXT,
-        added_at TEXT NOT NULL,
-        etag TEXT,
-        last_modified TEXT,
-        next_poll_at TEXT NOT NULL,
-        last_poll_at TEXT,
-        last_ok_at TEXT,
-        failures INTEGER NOT NULL DEFAULT 0,
-        last_error TEXT,
-        disabled_at TEXT,
-        UNIQUE (scope, feed_url)
-    );
-    CREATE INDEX feeds_due ON feeds (next_poll_at) WHERE disabled_at IS NULL;
-    CREATE TABLE feed_entries (
-        feed_id INTEGER NOT NULL REFERENCES feeds (id) ON DELETE CASCADE,
-        key TEXT NOT NULL,
-        link TEXT,
-        article_id TEXT,
-        version TEXT NOT NULL,
-        status TEXT NOT NULL,
-        attempts INTEGER NOT NULL DEFAULT 0,
-        seen_at TEXT NOT NULL,
-        PRIMARY KEY (feed_id, key)
-    );
-    CREATE INDEX feed_entries_link ON feed_entries (feed_id, link);
-    """,
+from index.errors import InvalidInput, NotFoundError
+from index.models import Article, Feed
+from index.store.backend import Backend, Connection, OnChange, Row
+from index.store.records import (
+    ANSWERS_KEPT_DAYS,
+    CHANNEL_MODES,
+    VOTES,
+    AnswerCounts,
+    AnswerRecord,
+    ChunkRow,
+    CitedSentence,
+    NewArticle,
+    PollOutcome,
+    Saved,
+    SeenEntry,
+    SentenceRow,
+    Vectors,
+    VotedAnswer,
+    utc_now,
 )
 
-CHANNEL_MODES = ("off", "mention", "auto")
-VOTES = ("up", "down", "wrong_quote")
-ANSWERS_KEPT_DAYS = 30  # answers nobody voted on are forgotten after this
-
-
-QUICK_CHECK_UP_TO = 256 << 20  # bytes (0.25 s to check); larger: at bot start, `citebot check`
-
-
-def normalized_time(published: str | None) -> str:
-    """A stored publication time as ISO 8601 UTC, or '' when there is none to read."""
-    moment = parse_published(published)
-    return moment.isoformat() if moment else ""
-
-
-def utc_now() -> str:
-    """The current time as an ISO 8601 string in UTC, to the second."""
-    return datetime.now(UTC).replace(microsecond=0).isoformat()
-
-
-@dataclass(frozen=True, slots=True)
-class NewArticle:
-    """Everything needed to store one article, vectors included."""
-
-    article_id: str
-    title: str
-    text: str
-    url: str | None
-    author: str | None
-    published: str | None
-    added_by: str | None
-    content_hash: str
-    sentences: Sequence[SentenceSpan]
-    sentence_vectors: Vectors
-    chunks: Sequence[ChunkSpan]
-    chunk_vectors: Vectors
-    added_at: str | None = None  # None: now
-    site: str | None = None
-    canonical_url: str | None = None
-    published_at: str | None = None  # ISO 8601 UTC; None: unknown
-
-
-@dataclass(frozen=True, slots=True)
-class SentenceRow:
-    """A stored sentence with what scoring and citing need."""
-
-    id: int
-    article_pk: int
-    position: int
-    start: int
-    end: int
-    text: str
-
-
-@dataclass(frozen=True, slots=True)
-class ChunkRow:
-    """A stored chunk: which sentences it covers."""
-
-    id: int
-    article_pk: int
-    first_sentence: int
-    last_sentence: int
-
-
-class CitedSentence(NamedTuple):
-    """What an answer quoted: a pointer into the article, the quote and its score."""
-
-    article_id: str
-    start: int
-    end: int
-    sentence: str
-    score: float
-
-
-@dataclass(frozen=True, slots=True)
-class AnswerRecord:
-    """An answer as kept for feedback: the question, what was quoted, how confident."""
-
-    question: str
-    answered: bool
-    confidence: float
-    citations: tuple[CitedSentence, ...]
-    at: str | None = None  # None: now
-
-
-@dataclass(frozen=True, slots=True)
-class VotedAnswer:
-    """An answer members voted on, with each member's vote."""
-
-    key: str
-    record: AnswerRecord
-    votes: tuple[str, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class AnswerCounts:
-    """Questions answered in a scope over a period, and the votes on them."""
-
-    asked: int
-    answered: int
-    up: int
-    down: int  # answers with at least one 👎 or "wrong quote"
-
+log = logging.getLogger(__name__)
 
 _ARTICLE_COLUMNS = (
     "a.pk, a.article_id, a.scope, a.title, a.text, a.url, a.author, a.published, a.added_by, "
@@ -295,12 +60,12 @@ _ARTICLE_COLUMNS = (
 )
 
 
-def _article(row: sqlite3.Row | tuple[object, ...]) -> tuple[int, Article]:
+def _article(row: Row) -> tuple[int, Article]:
     pk, *rest = row
-    return int(pk), Article(*rest)  # type: ignore[arg-type]
+    return int(pk), Article(*rest)
 
 
-def _feed(row: sqlite3.Row | tuple[Any, ...]) -> Feed:
+def _feed(row: Row) -> Feed:
     (
         feed_id, scope, url, feed_url, kind, title, channel_id, added_by, added_at,
         next_poll_at, last_poll_at, last_ok_at, failures, last_error, disabled_at,
@@ -328,19 +93,6 @@ def _feed(row: sqlite3.Row | tuple[Any, ...]) -> Feed:
     )
 
 
-def _statements(script: str) -> list[str]:
-    """The SQL statements of a migration script, one by one (``executescript`` would commit)."""
-    statements, pending = [], ""
-    for line in script.splitlines(keepends=True):
-        pending += line
-        if sqlite3.complete_statement(pending):
-            statements.append(pending.strip())
-            pending = ""
-    if pending.strip():
-        statements.append(pending.strip())
-    return [s for s in statements if s.rstrip(";").strip()]
-
-
 def _bindable(text: str) -> bool:
     """Whether SQLite can take ``text`` as a parameter whole (UTF-8, no NUL to cut it short)."""
     if "\x00" in text:
@@ -361,37 +113,6 @@ def _blob(vector: npt.NDArray[np.float32]) -> bytes:
     return np.ascontiguousarray(vector, dtype=np.float32).tobytes()
 
 
-@dataclass(frozen=True, slots=True)
-class SeenEntry:
-    """What a feed's entry became the last time a poll saw it.
-
-    ``status`` is ``stored`` (``article_id`` holds it), ``failed`` (``attempts`` so far) or
-    ``skipped`` (older than what the first poll took).
-    """
-
-    key: str
-    link: str | None
-    article_id: str | None
-    version: str
-    status: str
-    attempts: int = 0
-
-
-@dataclass(frozen=True, slots=True)
-class PollOutcome:
-    """What one poll of a feed leaves behind: the feed's new state and the entries it saw."""
-
-    polled_at: str
-    next_poll_at: str
-    ok: bool
-    failures: int
-    error: str | None = None
-    disabled: bool = False
-    etag: str | None = None
-    last_modified: str | None = None
-    entries: tuple[SeenEntry, ...] = ()
-
-
 _FEED_COLUMNS = (
     "f.id, f.scope, f.url, f.feed_url, f.kind, f.title, f.channel_id, f.added_by, f.added_at, "
     "f.next_poll_at, f.last_poll_at, f.last_ok_at, f.failures, f.last_error, f.disabled_at, "
@@ -402,168 +123,59 @@ _FEED_COLUMNS = (
 
 
 class Store:
-    """The SQLite database under a data directory.
+    """citebot's database: SQLite under the data folder, or a PostgreSQL server.
 
-    One connection is shared by every thread of the process and guarded by a lock, which
-    keeps writes serialized; WAL mode lets other processes read while one writes.
+    Safe to share between the threads of a process, and between processes.
     """
 
-    def __init__(self, path: Path) -> None:
-        """Open (creating if needed) the database at ``path`` and bring its schema up to date.
+    def __init__(self, location: Path | str, pool_size: int = 8) -> None:
+        """Open the database, creating it if needed, and bring its schema up to date.
 
-        A database of at most ``QUICK_CHECK_UP_TO`` bytes gets SQLite's quick integrity
-        check first (``quick_check``: it reads every page, about 1 ms per MB); ``checked``
-        says whether it did. A damaged database is reported, never replaced: restoring a
-        backup is the owner's decision.
+        Args:
+            location: A SQLite file, or a ``postgresql://`` URL.
+            pool_size: Most connections to a PostgreSQL server (SQLite has one).
 
         Raises:
-            StoreError: The file is not a usable citebot database.
+            StoreError: The database is damaged, unreachable, or not citebot's.
         """
-        self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._lock = threading.RLock()
-        try:
-            self._db = sqlite3.connect(
-                path, check_same_thread=False, isolation_level=None, timeout=30.0
-            )
-            # reads only, until the file is known to be a sound citebot database
-            self._refuse_foreign()
-            self.checked = path.stat().st_size <= QUICK_CHECK_UP_TO
-            if self.checked:
-                self.quick_check()
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA foreign_keys=ON")
-            self._db.execute("PRAGMA synchronous=NORMAL")
-            self._migrate()
-        except (sqlite3.DatabaseError, StoreError) as error:
-            if hasattr(self, "_db"):
-                self._db.close()
-            if isinstance(error, StoreError):
-                raise
-            raise self._damaged(error) from error
+        self._backend: Backend
+        if isinstance(location, str) and location.startswith(("postgresql://", "postgres://")):
+            from index.store.postgres import PostgresBackend  # psycopg only when asked for
 
-    def _refuse_foreign(self) -> None:
-        """Refuse a database another program made: citebot must not write into it."""
-        (application,) = self._db.execute("PRAGMA application_id").fetchone()
-        (version,) = self._db.execute("PRAGMA user_version").fetchone()
-        (tables,) = self._db.execute(
-            "SELECT count(*) FROM sqlite_master WHERE type = 'table'"
-        ).fetchone()
-        if application not in (0, APPLICATION_ID) or (version == 0 and tables):
-            raise StoreError(
-                f"{self.path} is a database of another program, not citebot's: citebot leaves "
-                "it alone (choose another CITEBOT_DATA_DIR)"
-            )
+            self._backend = PostgresBackend(location, pool_size)
+        else:
+            from index.store.sqlite import SqliteBackend
 
-    def _damaged(self, error: sqlite3.DatabaseError) -> StoreError:
-        """The error to report for a failure of the database (not of citebot's SQL)."""
-        if isinstance(error, sqlite3.IntegrityError | sqlite3.ProgrammingError):
-            raise error  # a bug in citebot, not a problem of the file
-        if isinstance(error, sqlite3.OperationalError) and "locked" in str(error):
-            return StoreError(
-                f"the database {self.path} stayed locked by another process for 30 s: "
-                "try again when it is done"
-            )
-        if isinstance(error, sqlite3.OperationalError):  # disk full, I/O error, permissions
-            return StoreError(f"cannot use the database {self.path}: {error}")
-        detail = " ".join(str(error).split())  # SQLite's report may run over several lines
-        detail = detail if len(detail) <= 300 else detail[:299] + "…"
-        return StoreError(
-            f"the database {self.path} is damaged ({detail}). citebot leaves it as it is: "
-            "restore a copy made with `citebot backup` or `citebot export`, or move it away "
-            "to start empty"
-        )
+            self._backend = SqliteBackend(Path(location))
+        self.path = self._backend.path
+        self.location = self._backend.location
+        self.checked = self._backend.checked
+        self.kind = "sqlite" if self.path is not None else "postgresql"
 
     def quick_check(self) -> None:
-        """Run SQLite's quick integrity check.
-
-        Raises:
-            StoreError: The database is damaged.
-        """
-        try:
-            with self._lock:
-                problems = [row[0] for row in self._db.execute("PRAGMA quick_check")]
-        except sqlite3.DatabaseError as error:
-            raise self._damaged(error) from error
-        if problems != ["ok"]:
-            raise self._damaged(sqlite3.DatabaseError("; ".join(problems[:3])))
+        """Check the database for damage (StoreError when damaged)."""
+        self._backend.quick_check()
 
     def close(self) -> None:
-        """Close the connection."""
-        with self._lock:
-            self._db.close()
+        """Release the database."""
+        self._backend.close()
 
     def backup(self, target: Path) -> None:
-        """Copy the whole database to ``target`` with SQLite's online backup.
-
-        The copy is consistent even while other threads or processes write; it is made under
-        a temporary name and then given its name, so ``target`` is never half written and an
-        existing file is never overwritten.
+        """Copy the whole database to a new file ``target`` (SQLite only).
 
         Raises:
-            StoreError: ``target`` exists, or cannot be written.
+            StoreError: ``target`` exists or cannot be written, or the store is a server.
         """
-        if target.exists():
-            raise StoreError(f"{target} already exists: choose a new file for the backup")
-        partial = partial_for(target)
-        try:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            with sqlite3.connect(partial) as copy:
-                self._db.backup(copy)
-            copy.close()
-            publish_new(partial, target)
-        except InvalidInput as error:
-            partial.unlink(missing_ok=True)
-            raise StoreError(
-                f"{target} already exists: choose a new file for the backup"
-            ) from error
-        except (OSError, sqlite3.Error) as error:
-            partial.unlink(missing_ok=True)
-            raise StoreError(f"cannot write the backup {target}: {error}") from error
+        self._backend.backup(target)
 
-    def _migrate(self) -> None:
-        """Bring the schema up to date, safely when several processes open it at once.
+    def listen(self, on_change: OnChange) -> bool:
+        """Hear of other processes' changes to scopes (see ``Backend.listen``)."""
+        return self._backend.listen(on_change)
 
-        The version is read under the write lock (``BEGIN IMMEDIATE``), and every missing
-        migration is applied in that one transaction: a process that opens the database
-        while another migrates it waits (up to the busy timeout), then finds it up to date.
-        """
-        (version,) = self._db.execute("PRAGMA user_version").fetchone()
-        if version > len(MIGRATIONS):
-            raise StoreError(
-                f"the database {self.path} was written by a newer citebot "
-                f"(schema {version}, this one knows {len(MIGRATIONS)})"
-            )
-        if version == len(MIGRATIONS):
-            return
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
-            (version,) = self._db.execute("PRAGMA user_version").fetchone()  # under the lock
-            for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
-                log.info("migrating %s to schema %d", self.path, number)
-                for statement in _statements(script):
-                    self._db.execute(statement)
-            self._db.execute(f"PRAGMA user_version = {len(MIGRATIONS)}")
-            self._db.execute("COMMIT")
-        except BaseException:
-            if self._db.in_transaction:
-                self._db.execute("ROLLBACK")
-            raise
-        if version < 6:  # articles stored before schema 6 (every later one has it)
-            self._fill_published_at()
-
-    def _fill_published_at(self) -> None:
-        """Normalize the publication time of articles stored before schema 6."""
-        rows = self._db.execute(
-            "SELECT pk, published FROM articles WHERE published_at IS NULL"
-        ).fetchall()
-        if not rows:
-            return
-        with self.transaction() as db:
-            db.executemany(
-                "UPDATE articles SET published_at = ? WHERE pk = ?",
-                [(normalized_time(published), pk) for pk, published in rows],
-            )
+    @property
+    def listening(self) -> bool:
+        """Whether other processes' changes are heard right now."""
+        return self._backend.listening
 
     # -- time windows ---------------------------------------------------------------------
 
@@ -612,28 +224,12 @@ class Store:
             ]
         return np.array(sorted(ids), dtype=np.int64)
 
-    @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
+    def transaction(self) -> AbstractContextManager[Connection]:
         """A write transaction: everything inside commits together or not at all."""
-        with self._lock:
-            try:
-                self._db.execute("BEGIN IMMEDIATE")
-                try:
-                    yield self._db
-                except BaseException:
-                    if self._db.in_transaction:
-                        self._db.execute("ROLLBACK")
-                    raise
-                self._db.execute("COMMIT")
-            except sqlite3.DatabaseError as error:
-                raise self._damaged(error) from error
+        return self._backend.transaction()
 
-    def _query(self, sql: str, params: Sequence[object] = ()) -> list[tuple[Any, ...]]:
-        with self._lock:
-            try:
-                return list(self._db.execute(sql, params))
-            except sqlite3.DatabaseError as error:
-                raise self._damaged(error) from error
+    def _query(self, sql: str, params: Sequence[object] = ()) -> list[Row]:
+        return self._backend.query(sql, params)
 
     # -- scopes -----------------------------------------------------------------------------
 
@@ -644,9 +240,7 @@ class Store:
             return None
         return str(rows[0][0]), int(rows[0][1])
 
-    def set_scope_model(
-        self, db: sqlite3.Connection, scope: str, model: str, dimension: int
-    ) -> None:
+    def set_scope_model(self, db: Connection, scope: str, model: str, dimension: int) -> None:
         """Record the model of the scope's vectors (inside the caller's transaction)."""
         db.execute(
             "INSERT INTO scopes (scope, model, dimension) VALUES (?, ?, ?) "
@@ -660,13 +254,21 @@ class Store:
         rows = self._query("SELECT generation FROM scopes WHERE scope = ?", (scope,))
         return int(rows[0][0]) if rows else 0
 
-    @staticmethod
-    def _bump(db: sqlite3.Connection, scope: str) -> None:
-        db.execute(
+    def _bump(self, db: Connection, scope: str) -> int:
+        """Count a change to the scope's chunks, and tell other processes at commit.
+
+        Called first in a write to the scope's articles: the scope's row stays locked until
+        commit, so writers of one scope take turns (every backend, every process).
+        """
+        row = db.execute(
             "INSERT INTO scopes (scope, generation) VALUES (?, 1) "
-            "ON CONFLICT (scope) DO UPDATE SET generation = generation + 1",
+            "ON CONFLICT (scope) DO UPDATE SET generation = scopes.generation + 1 "
+            "RETURNING generation",
             (scope,),
-        )
+        ).fetchone()
+        generation = int(row[0]) if row else 0
+        self._backend.announce(db, scope, generation)
+        return generation
 
     def mark_reindexed(self, scope: str) -> None:
         """Record when the scope's index was last rebuilt."""
@@ -710,8 +312,8 @@ class Store:
         if len(article_id) >= 4:
             rows = self._query(
                 f"SELECT {_ARTICLE_COLUMNS} FROM articles a "
-                "WHERE a.scope = ? AND a.article_id LIKE ? ESCAPE '\\' LIMIT 2",
-                (scope, _like_escape(article_id) + "%"),
+                "WHERE a.scope = ? AND lower(a.article_id) LIKE ? ESCAPE '\\' LIMIT 2",
+                (scope, _like_escape(article_id.lower()) + "%"),
             )
             if len(rows) == 1:
                 return _article(rows[0])
@@ -738,25 +340,19 @@ class Store:
         """Every article of the scope (None: of every scope), oldest first.
 
         Read from one snapshot through a connection of its own, so an export is consistent
-        while others write (WAL): an article replaced meanwhile comes out in one version.
+        while others write: an article replaced meanwhile comes out in one version.
         """
         where, params = ("WHERE a.scope = ?", (scope,)) if scope is not None else ("", ())
-        reader = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True, timeout=30)
-        try:
-            reader.execute("BEGIN")  # the snapshot starts at the first read and lasts
-            rows = reader.execute(
-                f"SELECT {_ARTICLE_COLUMNS} FROM articles a {where} ORDER BY a.added_at, a.pk",
-                params,
-            )
-            yield from (_article(row)[1] for row in rows)
-        except sqlite3.DatabaseError as error:
-            raise self._damaged(error) from error
-        finally:
-            reader.close()
+        rows = self._backend.snapshot(
+            f"SELECT {_ARTICLE_COLUMNS} FROM articles a {where} ORDER BY a.added_at, a.pk", params
+        )
+        yield from (_article(row)[1] for row in rows)
 
     def scopes(self) -> list[str]:
         """Scopes that hold at least one article."""
-        return [str(row[0]) for row in self._query("SELECT DISTINCT scope FROM articles")]
+        return [
+            str(row[0]) for row in self._query("SELECT DISTINCT scope FROM articles ORDER BY 1")
+        ]
 
     def articles_by_pk(self, pks: Sequence[int]) -> dict[int, Article]:
         """Articles keyed by primary key (without sentence/chunk counts)."""
@@ -772,13 +368,14 @@ class Store:
         )
         return dict(_article(row) for row in rows)
 
-    def save_articles(
-        self, scope: str, articles: Sequence[NewArticle], model: str
-    ) -> list[tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]]:
+    def save_articles(self, scope: str, articles: Sequence[NewArticle], model: str) -> list[Saved]:
         """Insert articles, replacing stored versions with the same ids, in one transaction.
 
+        An article whose text the scope already holds under another id is not stored (its
+        ``Saved.duplicate_of`` says which): another process may have stored it a moment ago.
+
         Returns:
-            For each article, the chunk ids removed with its old version and its new chunk ids.
+            For each article, the chunk ids removed with its old version and its new ones.
         """
         for new in articles:
             if len(new.sentences) != len(new.sentence_vectors) or len(new.chunks) != len(
@@ -787,20 +384,25 @@ class Store:
                 raise ValueError("every sentence and chunk needs exactly one vector")
         changes = []
         with self.transaction() as db:
+            self._bump(db, scope)
             for new in articles:
                 changes.append(self._insert(db, scope, new))
                 self.set_scope_model(db, scope, model, new.chunk_vectors.shape[1])
-            self._bump(db, scope)
         return changes
 
-    def _insert(
-        self, db: sqlite3.Connection, scope: str, new: NewArticle
-    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    def _insert(self, db: Connection, scope: str, new: NewArticle) -> Saved:
+        nothing = np.array([], dtype=np.int64)
+        held = db.execute(
+            "SELECT article_id FROM articles WHERE scope = ? AND content_hash = ?",
+            (scope, new.content_hash),
+        ).fetchone()
+        if held is not None and held[0] != new.article_id:
+            return Saved(nothing, nothing, duplicate_of=str(held[0]))
         old = self._delete(db, scope, new.article_id)
-        cursor = db.execute(
+        row = db.execute(
             "INSERT INTO articles (scope, article_id, title, url, author, published, "
             "added_by, added_at, text, content_hash, site, canonical_url, published_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING pk",
             (
                 scope,
                 new.article_id,
@@ -816,10 +418,11 @@ class Store:
                 new.canonical_url,
                 new.published_at or "",
             ),
-        )
-        pk = cursor.lastrowid
+        ).fetchone()
+        assert row is not None
+        pk = int(row[0])
         db.executemany(
-            "INSERT INTO sentences (article_pk, position, paragraph, start, end, vector) "
+            'INSERT INTO sentences (article_pk, position, paragraph, start, "end", vector) '
             "VALUES (?, ?, ?, ?, ?, ?)",
             [
                 (pk, i, s.paragraph, s.start, s.end, _blob(v))
@@ -828,7 +431,7 @@ class Store:
         )
         db.executemany(
             "INSERT INTO chunks (article_pk, scope, first_sentence, last_sentence, start, "
-            "end, tokens, vector) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            '"end", tokens, vector) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
             [
                 (pk, scope, c.first, c.last, c.start, c.end, c.tokens, _blob(v))
                 for c, v in zip(new.chunks, new.chunk_vectors, strict=True)
@@ -838,10 +441,10 @@ class Store:
             int(r[0])
             for r in db.execute("SELECT id FROM chunks WHERE article_pk = ? ORDER BY id", (pk,))
         ]
-        return old, np.array(added, dtype=np.int64)
+        return Saved(old, np.array(added, dtype=np.int64))
 
     @staticmethod
-    def _delete(db: sqlite3.Connection, scope: str, article_id: str) -> npt.NDArray[np.int64]:
+    def _delete(db: Connection, scope: str, article_id: str) -> npt.NDArray[np.int64]:
         """Delete an article (cascading to its rows); returns the ids of its chunks."""
         old = [
             int(r[0])
@@ -865,21 +468,21 @@ class Store:
         """
         article = self.get_article(scope, article_id)
         with self.transaction() as db:
-            old = self._delete(db, scope, article.article_id)
             self._bump(db, scope)
+            old = self._delete(db, scope, article.article_id)
         return article, old
 
     def search_articles(self, scope: str, query: str, limit: int) -> list[Article]:
         """Articles whose title, id or URL contains ``query`` (any case), newest first."""
         if not _bindable(query):
             return []
-        pattern = "%" + _like_escape(query) + "%"
+        pattern = "%" + _like_escape(query.lower()) + "%"
         rows = self._query(
-            f"SELECT {_ARTICLE_COLUMNS} FROM articles a WHERE a.scope = ?1 AND "
-            "(a.title LIKE ?2 ESCAPE '\\' OR a.article_id LIKE ?2 ESCAPE '\\' "
-            "OR coalesce(a.url, '') LIKE ?2 ESCAPE '\\') "
-            "ORDER BY a.added_at DESC, a.pk DESC LIMIT ?3",
-            (scope, pattern, limit),
+            f"SELECT {_ARTICLE_COLUMNS} FROM articles a WHERE a.scope = ? AND "
+            "(lower(a.title) LIKE ? ESCAPE '\\' OR lower(a.article_id) LIKE ? ESCAPE '\\' "
+            "OR lower(coalesce(a.url, '')) LIKE ? ESCAPE '\\') "
+            "ORDER BY a.added_at DESC, a.pk DESC LIMIT ?",
+            (scope, pattern, pattern, pattern, limit),
         )
         return [_article(row)[1] for row in rows]
 
@@ -930,9 +533,11 @@ class Store:
         cutoff = (datetime.now(UTC) - timedelta(days=ANSWERS_KEPT_DAYS)).isoformat()
         with self.transaction() as db:
             db.execute(
-                "INSERT OR REPLACE INTO answers "
-                "(scope, key, question, answered, confidence, citations, at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO answers (scope, key, question, answered, confidence, citations, at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (scope, key) DO UPDATE SET "
+                "question = excluded.question, answered = excluded.answered, "
+                "confidence = excluded.confidence, citations = excluded.citations, "
+                "at = excluded.at",
                 (
                     scope,
                     key,
@@ -982,22 +587,25 @@ class Store:
         (asked, answered, up, down) = self._query(
             "SELECT count(*), coalesce(sum(answered), 0), "
             "(SELECT count(*) FROM votes v JOIN answers b ON b.id = v.answer_id "
-            " WHERE b.scope = ?1 AND b.at >= ?2 AND v.vote = 'up'), "
+            " WHERE b.scope = ? AND b.at >= ? AND v.vote = 'up'), "
             "(SELECT count(DISTINCT v.answer_id) FROM votes v JOIN answers b ON b.id = v.answer_id "
-            " WHERE b.scope = ?1 AND b.at >= ?2 AND v.vote != 'up') "
-            "FROM answers WHERE scope = ?1 AND at >= ?2",
-            (scope, since),
+            " WHERE b.scope = ? AND b.at >= ? AND v.vote != 'up') "
+            "FROM answers WHERE scope = ? AND at >= ?",
+            (scope, since) * 3,
         )[0]
         return AnswerCounts(int(asked), int(answered), int(up), int(down))
 
     def voted_answers(self, scope: str, since: str) -> list[VotedAnswer]:
         """Answers given since ``since`` that members voted on, oldest first, with the votes."""
         rows = self._query(
-            "SELECT b.key, b.question, b.answered, b.confidence, b.citations, b.at, "
-            "group_concat(v.vote) FROM answers b JOIN votes v ON v.answer_id = b.id "
-            "WHERE b.scope = ? AND b.at >= ? GROUP BY b.id ORDER BY b.at, b.id",
+            "SELECT b.id, b.key, b.question, b.answered, b.confidence, b.citations, b.at, "
+            "v.vote FROM answers b JOIN votes v ON v.answer_id = b.id "
+            "WHERE b.scope = ? AND b.at >= ? ORDER BY b.at, b.id, v.at, v.user_id",
             (scope, since),
         )
+        answers: dict[int, tuple[Row, list[str]]] = {}
+        for row in rows:
+            answers.setdefault(int(row[0]), (row, []))[1].append(str(row[7]))
         return [
             VotedAnswer(
                 key=str(key),
@@ -1008,41 +616,45 @@ class Store:
                     citations=tuple(CitedSentence(**c) for c in json.loads(citations)),
                     at=str(at),
                 ),
-                votes=tuple(str(votes).split(",")),
+                votes=tuple(votes),
             )
-            for key, question, answered, confidence, citations, at, votes in rows
+            for (_, key, question, answered, confidence, citations, at, _), votes in (
+                answers.values()
+            )
         ]
 
     def copy_scope(self, source: str, target: str) -> int:
         """Copy every article of ``source`` (sentences, chunks, vectors) into ``target``.
 
-        Articles whose id ``target`` already holds are skipped; returns how many were copied.
+        Articles whose id or text ``target`` already holds are skipped; returns how many were
+        copied.
         """
         copied = 0
         with self.transaction() as db:
+            self._bump(db, target)
             pks = [r[0] for r in db.execute("SELECT pk FROM articles WHERE scope = ?", (source,))]
             for pk in pks:
-                cursor = db.execute(
-                    "INSERT OR IGNORE INTO articles (scope, article_id, title, url, author, "
+                row = db.execute(
+                    "INSERT INTO articles (scope, article_id, title, url, author, "
                     "published, added_by, added_at, text, content_hash, site, canonical_url, "
                     "published_at) SELECT ?, article_id, title, url, author, published, "
                     "added_by, added_at, text, content_hash, site, canonical_url, published_at "
-                    "FROM articles WHERE pk = ?",
+                    "FROM articles WHERE pk = ? ON CONFLICT DO NOTHING RETURNING pk",
                     (target, pk),
-                )
-                if not cursor.rowcount:
+                ).fetchone()
+                if row is None:
                     continue
-                new = cursor.lastrowid
+                new = int(row[0])
                 db.execute(
-                    "INSERT INTO sentences (article_pk, position, paragraph, start, end, vector) "
-                    "SELECT ?, position, paragraph, start, end, vector FROM sentences "
-                    "WHERE article_pk = ?",
+                    'INSERT INTO sentences (article_pk, position, paragraph, start, "end", '
+                    'vector) SELECT ?, position, paragraph, start, "end", vector FROM sentences '
+                    "WHERE article_pk = ? ORDER BY id",
                     (new, pk),
                 )
                 db.execute(
                     "INSERT INTO chunks (article_pk, scope, first_sentence, last_sentence, start, "
-                    "end, tokens, vector) SELECT ?, ?, first_sentence, last_sentence, start, end, "
-                    "tokens, vector FROM chunks WHERE article_pk = ? ORDER BY id",
+                    '"end", tokens, vector) SELECT ?, ?, first_sentence, last_sentence, start, '
+                    '"end", tokens, vector FROM chunks WHERE article_pk = ? ORDER BY id',
                     (new, target, pk),
                 )
                 copied += 1
@@ -1051,20 +663,19 @@ class Store:
             ).fetchone()
             if model and model[0] is not None:
                 self.set_scope_model(db, target, model[0], model[1])
-            self._bump(db, target)
         return copied
 
     def purge(self, scope: str) -> int:
         """Delete every article of the scope; returns how many there were."""
         with self.transaction() as db:
+            self._bump(db, scope)
             (count,) = db.execute(
                 "SELECT count(*) FROM articles WHERE scope = ?", (scope,)
-            ).fetchone()
+            ).fetchone() or (0,)
             db.execute("DELETE FROM articles WHERE scope = ?", (scope,))
             for table in ("channel_modes", "scope_settings", "answers", "feeds"):
                 db.execute(f"DELETE FROM {table} WHERE scope = ?", (scope,))
             db.execute("UPDATE scopes SET model = NULL, dimension = NULL WHERE scope = ?", (scope,))
-            self._bump(db, scope)
         return int(count)
 
     # -- feeds --------------------------------------------------------------------------------
@@ -1088,25 +699,25 @@ class Store:
         """
         now = utc_now()
         with self.transaction() as db:
-            (held,) = db.execute("SELECT count(*) FROM feeds WHERE scope = ?", (scope,)).fetchone()
+            (held,) = db.execute(
+                "SELECT count(*) FROM feeds WHERE scope = ?", (scope,)
+            ).fetchone() or (0,)
             if limit is not None and held >= limit:
                 raise InvalidInput(
                     f"this server follows {held} feeds, its limit: remove one before adding more"
                 )
-            try:
-                cursor = db.execute(
-                    "INSERT INTO feeds (scope, url, feed_url, kind, title, channel_id, added_by, "
-                    "added_at, next_poll_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (scope, url, feed_url, kind, title, channel_id, added_by, now, now),
-                )
-            except sqlite3.IntegrityError:
+            row = db.execute(
+                "INSERT INTO feeds (scope, url, feed_url, kind, title, channel_id, added_by, "
+                "added_at, next_poll_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (scope, feed_url) DO NOTHING RETURNING id",
+                (scope, url, feed_url, kind, title, channel_id, added_by, now, now),
+            ).fetchone()
+            if row is None:
                 (existing,) = db.execute(
                     "SELECT id FROM feeds WHERE scope = ? AND feed_url = ?", (scope, feed_url)
-                ).fetchone()
-                raise InvalidInput(
-                    f"this server already follows {feed_url} (feed {existing})"
-                ) from None
-        return self.get_feed(scope, int(cursor.lastrowid or 0))
+                ).fetchone() or (None,)
+                raise InvalidInput(f"this server already follows {feed_url} (feed {existing})")
+        return self.get_feed(scope, int(row[0]))
 
     def feeds(self, scope: str) -> list[Feed]:
         """The scope's feeds, oldest first."""
@@ -1307,8 +918,8 @@ class Store:
         """Every sentence of these articles with its text and vector, in reading order."""
         marks = ",".join("?" * len(article_pks))
         rows = self._query(
-            "SELECT s.id, s.article_pk, s.position, s.start, s.end, "
-            "substr(a.text, s.start + 1, s.end - s.start), s.vector "
+            'SELECT s.id, s.article_pk, s.position, s.start, s."end", '
+            'substr(a.text, s.start + 1, s."end" - s.start), s.vector '
             "FROM sentences s JOIN articles a ON a.pk = s.article_pk "
             f"WHERE s.article_pk IN ({marks}) ORDER BY s.article_pk, s.position",
             list(article_pks),
@@ -1332,7 +943,7 @@ class Store:
     ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], list[str], dict[int, str]]:
         """Every sentence id, article key and text of the scope, and each article's title."""
         rows = self._query(
-            "SELECT s.id, s.article_pk, substr(a.text, s.start + 1, s.end - s.start) "
+            'SELECT s.id, s.article_pk, substr(a.text, s.start + 1, s."end" - s.start) '
             "FROM sentences s JOIN articles a ON a.pk = s.article_pk WHERE a.scope = ? "
             "ORDER BY s.id",
             (scope,),
