@@ -23,7 +23,7 @@ def run_bot(settings: Settings) -> None:
     service = settings.open_service()
     try:
         if not service.store.checked:  # too large to check at every open: once at start
-            log.info("checking the database %s", service.store.path)
+            log.info("checking the database %s", service.store.location)
             service.store.quick_check()
         make_bot(settings, service).run(settings.discord_token.get_secret_value(), log_handler=None)
     except discord.LoginFailure:

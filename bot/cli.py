@@ -314,7 +314,7 @@ def check(state: State) -> None:
 
     def action() -> None:
         report = state.service.check()
-        click.echo(f"database {state.service.store.path}: ok")
+        click.echo(f"database {state.service.store.location}: ok")
         for scope in report:
             click.echo(
                 f"scope {scope.scope}: {scope.articles} articles, {scope.chunks} chunks, "
@@ -525,12 +525,13 @@ def backup(state: State, path: Path) -> None:
     """Copy the database (every scope) to PATH while citebot keeps running.
 
     The FAISS index files are not copied: they are rebuilt from the database on first use.
-    To restore, put the copy in place of citebot.sqlite3 in the data folder.
+    To restore, put the copy in place of citebot.sqlite3 in the data folder. A PostgreSQL
+    store is backed up with pg_dump instead.
     """
 
     def action() -> None:
         state.service.backup(path)
-        click.echo(f"backed up {state.settings.data_dir / 'citebot.sqlite3'} to {path}")
+        click.echo(f"backed up {state.service.store.location} to {path}")
 
     _run(action)
 

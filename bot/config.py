@@ -41,7 +41,17 @@ class Settings(BaseSettings):
     dev_guild_id: int | None = Field(
         default=None, description="Server id where slash commands sync instantly (development)."
     )
-    data_dir: Path = Field(default=Path("data"), description="Folder of the database and indexes.")
+    data_dir: Path = Field(
+        default=Path("data"),
+        description="Folder of the SQLite database and the index files (kept per process).",
+    )
+    database_url: SecretStr | None = Field(
+        default=None,
+        description=(
+            "A PostgreSQL database shared by several processes "
+            "(postgresql://user:password@host:5432/citebot); empty: SQLite in the data folder."
+        ),
+    )
     model_path: Path | None = Field(
         default=None,
         description="Local sentence-transformers model folder; empty for the bundled MiniLM.",
@@ -283,6 +293,18 @@ class Settings(BaseSettings):
             )
         return self
 
+    @field_validator("database_url")
+    @classmethod
+    def _postgresql_url(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value().strip():
+            return None
+        if not value.get_secret_value().startswith(("postgresql://", "postgres://")):
+            raise ValueError(
+                "must be a PostgreSQL URL such as postgresql://citebot:secret@db:5432/citebot "
+                "(leave it empty for SQLite in CITEBOT_DATA_DIR)"
+            )
+        return value
+
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
@@ -328,6 +350,7 @@ class Settings(BaseSettings):
             reranker=self.make_reranker(),
             time_zone=self.timezone,
             index_cache_bytes=self.index_cache_mb << 20 if self.index_cache_mb else None,
+            database_url=self.database_url.get_secret_value() if self.database_url else None,
         )
 
 

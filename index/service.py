@@ -58,6 +58,7 @@ class Service:
         reranker: Reranker | None = None,
         time_zone: str = "UTC",
         index_cache_bytes: int | None = None,
+        database_url: str | None = None,
     ) -> None:
         """Open the store under ``data_dir``; the model is loaded on first use.
 
@@ -76,9 +77,11 @@ class Service:
             time_zone: The IANA time zone of scopes that set none (what "today" means).
             index_cache_bytes: Most memory the scopes' indexes held open may take; the least
                 recently used are dropped beyond it and reopened when asked for (None: no cap).
+            database_url: A PostgreSQL database (``postgresql://…``) shared with other
+                processes; None: SQLite in ``data_dir``.
         """
         self.data_dir = data_dir
-        self.store = Store(data_dir / "citebot.sqlite3")
+        self.store = Store(database_url or data_dir / "citebot.sqlite3")
         self.reranker = reranker
         self._scope_indexes = ScopeIndexes(
             self.store, data_dir / "indexes", embedder, index_cache_bytes

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -14,6 +17,7 @@ from index.answer import AnswerSettings
 from index.embedding import HashEmbedder, SentenceTransformerEmbedder
 from index.rerank import CrossEncoderReranker
 from index.service import ArticleInput, Service
+from tests import postgres_server as pg_server
 from tests.discord_schema import DiscordSchema
 from tests.fake_discord import FakeDiscord, running_bot
 
@@ -27,14 +31,83 @@ SHARED_DATA = ROOT.parent / "shared" / "data"
 HASH_ANSWERS = AnswerSettings(min_relevance=0.1)
 
 
+# Tests marked with this (or in a module marked with it) that use the store run once over
+# SQLite and once over a real PostgreSQL server.
+BOTH_BACKENDS = pytest.mark.both_backends
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "database" in metafunc.fixturenames and metafunc.definition.get_closest_marker(
+        "both_backends"
+    ):
+        metafunc.parametrize("database", ["sqlite", "postgresql"], indirect=True)
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[str]:
+    """A PostgreSQL server's URL: CITEBOT_TEST_DATABASE_URL (.ci/run starts one), else one
+    started here in a temporary folder when the binaries exist, else the tests skip (but
+    fail under CI, which must run them)."""
+    given = os.environ.get("CITEBOT_TEST_DATABASE_URL")
+    if given:
+        yield given
+        return
+    if pg_server.binaries() is None:
+        reason = (
+            "PostgreSQL tests need a server: install postgresql (initdb, pg_ctl) or set "
+            "CITEBOT_TEST_DATABASE_URL"
+        )
+        if os.environ.get("CI"):
+            pytest.fail(reason)
+        pytest.skip(reason)
+    folder = Path(tempfile.mkdtemp(prefix="citebot-pg-"))
+    try:
+        yield pg_server.start(folder)
+    finally:
+        pg_server.stop(folder)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def new_database(server: str) -> str:
+    """A new, empty database on the server; returns its URL."""
+    import psycopg
+
+    name = f"citebot_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(server, autocommit=True) as db:
+        db.execute(f'CREATE DATABASE "{name}"')
+    return server.rsplit("/", 1)[0] + "/" + name
+
+
+def drop_database(server: str, url: str) -> None:
+    import psycopg
+
+    with psycopg.connect(server, autocommit=True) as db:
+        db.execute(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)')
+
+
+@pytest.fixture
+def database(request: pytest.FixtureRequest) -> Iterator[str | None]:
+    """The store's location: None for SQLite in the data folder (the default), or a fresh
+    PostgreSQL database (``BOTH_BACKENDS`` runs a test with each)."""
+    if getattr(request, "param", "sqlite") == "sqlite":
+        yield None
+        return
+    server = request.getfixturevalue("postgres_server")
+    url = new_database(server)
+    yield url
+    drop_database(server, url)
+
+
 @pytest.fixture
 def sample_text() -> str:
     return SAMPLE.read_text(encoding="utf-8")
 
 
 @pytest.fixture
-def service(tmp_path: Path) -> Iterator[Service]:
-    svc = Service(tmp_path / "data", HashEmbedder(max_tokens=64), answers=HASH_ANSWERS)
+def service(tmp_path: Path, database: str | None) -> Iterator[Service]:
+    svc = Service(
+        tmp_path / "data", HashEmbedder(max_tokens=64), answers=HASH_ANSWERS, database_url=database
+    )
     yield svc
     svc.close()
 
@@ -78,11 +151,12 @@ def article(text: str, title: str | None = None, url: str | None = None) -> Arti
 
 
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
+def settings(tmp_path: Path, database: str | None) -> Settings:
     return Settings(
         _env_file=None,  # type: ignore[call-arg]
         discord_token="x.y.z",  # type: ignore[arg-type]  # pydantic converts it
         data_dir=tmp_path / "data",
+        database_url=database,  # type: ignore[arg-type]
         embedder="hash",
         min_relevance=0.1,
         ask_cooldown_seconds=0,

@@ -9,7 +9,9 @@ import pytest
 from click.testing import CliRunner
 
 from bot.cli import main
-from tests.conftest import SAMPLE
+from tests.conftest import BOTH_BACKENDS, SAMPLE
+
+pytestmark = BOTH_BACKENDS  # every test here runs over SQLite and PostgreSQL
 
 STORY = (
     "Harbour Lights\n\nThe lighthouse was built in 1871 by the harbour board. "
@@ -18,7 +20,9 @@ STORY = (
 
 
 @pytest.fixture
-def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> CliRunner:
+def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, database: str | None) -> CliRunner:
+    if database:
+        monkeypatch.setenv("CITEBOT_DATABASE_URL", database)
     monkeypatch.setenv("CITEBOT_EMBEDDER", "hash")
     monkeypatch.setenv("CITEBOT_MIN_RELEVANCE", "0.1")  # bag-of-words cosines run low
     monkeypatch.setenv("CITEBOT_DATA_DIR", str(tmp_path / "data"))
@@ -27,10 +31,12 @@ def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> CliRunner:
     return CliRunner()
 
 
-def run(cli: CliRunner, *args: str, stdin: str | None = None, code: int = 0) -> str:
+def run(
+    cli: CliRunner, *args: str, stdin: str | None = None, code: int = 0, err: bool = False
+) -> str:
     result = cli.invoke(main, list(args), input=stdin)
     assert result.exit_code == code, result.output
-    return result.stdout
+    return result.stderr if err else result.stdout
 
 
 def test_add_ask_list_show_remove_contract(cli: CliRunner, tmp_path: Path) -> None:
@@ -216,12 +222,18 @@ def test_invite_prints_the_url(cli: CliRunner, monkeypatch: pytest.MonkeyPatch) 
     assert "scope=bot+applications.commands" in url
 
 
-def test_backup_is_a_working_copy_of_every_scope(cli: CliRunner, tmp_path: Path) -> None:
+def test_backup_is_a_working_copy_of_every_scope(
+    cli: CliRunner, tmp_path: Path, database: str | None
+) -> None:
     path = tmp_path / "story.txt"
     path.write_text(STORY)
     run(cli, "add", str(path))
     run(cli, "--guild", "other", "add", "-", stdin="Other news\n\n" + STORY.split("\n\n")[1])
     copy = tmp_path / "saved" / "copy.sqlite3"
+    if database:  # PostgreSQL has its own tools, and says so
+        assert "use pg_dump" in run(cli, "backup", str(copy), code=1, err=True)
+        assert not copy.exists()
+        return
     assert "backed up" in run(cli, "backup", str(copy))
     restored = tmp_path / "restored"
     restored.mkdir()
@@ -234,10 +246,10 @@ def test_backup_is_a_working_copy_of_every_scope(cli: CliRunner, tmp_path: Path)
     assert len(json.loads(listed)) == 1
 
 
-def test_backup_never_overwrites(cli: CliRunner, tmp_path: Path) -> None:
+def test_backup_never_overwrites(cli: CliRunner, tmp_path: Path, database: str | None) -> None:
     existing = tmp_path / "exists.sqlite3"
     existing.write_text("keep me")
     result = cli.invoke(main, ["backup", str(existing)])
     assert result.exit_code == 1
-    assert "already exists" in result.stderr
+    assert ("use pg_dump" if database else "already exists") in result.stderr
     assert existing.read_text() == "keep me"

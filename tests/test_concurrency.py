@@ -23,9 +23,11 @@ import pytest
 from bot.client import CitebotBot
 from bot.config import Settings
 from index.service import ArticleInput, Service
+from tests.conftest import BOTH_BACKENDS
 from tests.fake_discord import MANAGE_GUILD, MEMBER_PERMISSIONS, FakeDiscord, running_bot
 
-pytestmark = pytest.mark.reliability
+# the tests that use the store run over SQLite and PostgreSQL
+pytestmark = [pytest.mark.reliability, BOTH_BACKENDS]
 
 CITEBOT = Path(sys.executable).with_name("citebot")
 QUESTIONS = 50

@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import gzip
 import json
+from collections.abc import Iterator
 from dataclasses import asdict
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
+from click.testing import CliRunner, Result
 
 from bot.cli import main
 from bot.config import Settings
 from index.errors import InvalidInput
 from index.service import ArticleInput, Service
-from tests.conftest import SAMPLE
+from tests.conftest import BOTH_BACKENDS, SAMPLE, drop_database, new_database
 
 ODD = (
     "  **Breaking:**   the _river_ rose\u00a03.5 m overnight.\r\n\r\n"
@@ -32,15 +33,53 @@ PAGE = (
     + "</article></body></html>"
 )
 
+pytestmark = BOTH_BACKENDS  # the tests that use the store run over SQLite and PostgreSQL
+
+
+# Over PostgreSQL, each data folder of a test gets a database of its own.
+_server: list[str] = []
+_databases: dict[Path, str] = {}
+
+
+@pytest.fixture(autouse=True)
+def _database_per_folder(request: pytest.FixtureRequest, database: str | None) -> Iterator[None]:
+    if database is None:
+        yield
+        return
+    _server[:] = [request.getfixturevalue("postgres_server")]
+    yield
+    for url in _databases.values():
+        drop_database(_server[0], url)
+    _databases.clear()
+    _server.clear()
+
+
+def env_of(data: Path) -> dict[str, str]:
+    """The environment of a `citebot` command over ``data`` (its database, if a server)."""
+    if not _server:
+        return {}
+    if data not in _databases:
+        _databases[data] = new_database(_server[0])
+    return {"CITEBOT_DATABASE_URL": _databases[data]}
+
 
 def open_service(data: Path) -> Service:
     """The service the CLI opens over ``data`` (same embedder and chunking)."""
-    settings = Settings(_env_file=None, embedder="hash", data_dir=data)  # type: ignore[call-arg]
+    settings = Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        embedder="hash",
+        data_dir=data,
+        database_url=env_of(data).get("CITEBOT_DATABASE_URL"),  # type: ignore[arg-type]
+    )
     return settings.open_service()
 
 
+def invoke(runner: CliRunner, data: Path, *args: str) -> Result:
+    return runner.invoke(main, ["--data-dir", str(data), *args], env=env_of(data))
+
+
 def cli_run(runner: CliRunner, data: Path, *args: str, code: int = 0) -> str:
-    result = runner.invoke(main, ["--data-dir", str(data), *args])
+    result = invoke(runner, data, *args)
     assert result.exit_code == code, result.output
     return result.stdout
 
@@ -151,14 +190,14 @@ def test_export_never_overwrites_and_import_names_a_bad_date(
     data = tmp_path / "data"
     target = tmp_path / "keep.jsonl"
     target.write_text("precious\n")
-    result = runner.invoke(main, ["--data-dir", str(data), "export", "-o", str(target)])
+    result = invoke(runner, data, "export", "-o", str(target))
     assert result.exit_code == 1
     assert "exists" in result.stderr
     assert target.read_text() == "precious\n"
 
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"text": "One sentence here.", "added_at": "yesterday"}\n')
-    result = runner.invoke(main, ["--data-dir", str(data), "import", str(bad)])
+    result = invoke(runner, data, "import", str(bad))
     assert result.exit_code == 1
     assert "bad.jsonl:1: added_at" in result.stderr
     assert "Traceback" not in result.output
@@ -204,6 +243,6 @@ def test_import_batches_each_scope_and_refuses_unusable_scopes(
     service.close()
     for bad in ("   ", ""):
         path.write_text(json.dumps({"text": "One sentence here.", "scope": bad}) + "\n")
-        result = runner.invoke(main, ["--data-dir", str(data), "import", str(path)])
+        result = invoke(runner, data, "import", str(path))
         assert result.exit_code == 1
         assert "mixed.jsonl:1: scope" in result.stderr

@@ -15,7 +15,10 @@ from bot.config import Settings
 from index.errors import InvalidInput
 from index.evaluation import QuestionSet
 from index.service import ArticleInput, Service
+from tests.conftest import BOTH_BACKENDS
 from tests.fake_discord import MANAGE_GUILD, MEMBER_PERMISSIONS, FakeDiscord, running_bot
+
+pytestmark = BOTH_BACKENDS  # the tests that use the store run over SQLite and PostgreSQL
 
 NILE = (
     "The Nile is the longest river in Africa. It flows north through eleven countries. "
@@ -46,6 +49,7 @@ async def asked(fake: FakeDiscord, question: str, **options: object):
 async def test_votes_are_kept_per_member_and_wrong_quote_follows_a_thumbs_down(
     fake: FakeDiscord, bot: CitebotBot, bot_service: Service
 ) -> None:
+
     scope = str(gid(fake))
     bot_service.add(scope, ArticleInput(NILE, title="Rivers of Africa"))
     answer = await asked(fake, "Which city was built on the Nile's banks?")
@@ -152,6 +156,8 @@ def test_export_writes_a_question_set_eval_reads(settings: Settings, tmp_path: P
 
     out = tmp_path / "cases"
     env = {"CITEBOT_DATA_DIR": str(settings.data_dir), "CITEBOT_EMBEDDER": "hash"}
+    if settings.database_url:
+        env["CITEBOT_DATABASE_URL"] = settings.database_url.get_secret_value()
     result = CliRunner().invoke(main, ["--guild", scope, "feedback", "export", str(out)], env=env)
     assert result.exit_code == 0, result.output
     assert "Exported 2 voted questions (1 👍, 1 👎)" in result.output

@@ -19,8 +19,10 @@ from index.feeds import NotAFeed, discover_feeds, read_feed
 from index.fetch import Fetcher, UnsafeURL
 from index.follow import FeedFollower, FollowSettings
 from index.service import Service
-from tests.conftest import HASH_ANSWERS
+from tests.conftest import BOTH_BACKENDS, HASH_ANSWERS
 from tests.feed_site import FeedSite, feed_site, shuffled_feed
+
+pytestmark = BOTH_BACKENDS  # the tests that use the store run over SQLite and PostgreSQL
 
 BBC = "rss/bbc-news-top.xml"
 FEED_KINDS = {"rss2": "rss", "rss091": "rss", "atom": "atom", "rdf": "rdf"}
@@ -34,12 +36,13 @@ def site(shared_data: Path) -> Iterator[FeedSite]:
 
 
 @pytest.fixture
-def local_service(tmp_path: Path) -> Iterator[Service]:
+def local_service(tmp_path: Path, database: str | None) -> Iterator[Service]:
     svc = Service(
         tmp_path / "data",
         HashEmbedder(max_tokens=64),
         answers=HASH_ANSWERS,
         fetcher=Fetcher(allow_private=True),
+        database_url=database,
     )
     yield svc
     svc.close()
@@ -164,7 +167,7 @@ def test_a_site_page_is_followed_through_the_feed_it_names(
 
 
 def test_addresses_that_are_not_feeds_are_refused_clearly(
-    site: FeedSite, local_service: Service
+    site: FeedSite, local_service: Service, database: str | None
 ) -> None:
     follow = follower(local_service)
     with pytest.raises(NotAFeed, match="names no feed"):
@@ -176,10 +179,12 @@ def test_addresses_that_are_not_feeds_are_refused_clearly(
     )
     with pytest.raises(NotAFeed, match="none could be read"):
         follow.add("local", site.url("/broken-links/"))
-    with pytest.raises(UnsafeURL):
-        follower(Service(local_service.data_dir, HashEmbedder(max_tokens=64))).add(
-            "local", site.url(f"/feeds/{BBC}")
-        )
+    strict = Service(local_service.data_dir, HashEmbedder(max_tokens=64), database_url=database)
+    try:
+        with pytest.raises(UnsafeURL):
+            follower(strict).add("local", site.url(f"/feeds/{BBC}"))
+    finally:
+        strict.close()
     assert follow.feeds("local") == []
 
 
@@ -411,7 +416,7 @@ def test_quotas_on_feeds_and_articles(site: FeedSite, local_service: Service) ->
 
 
 def test_feeds_stay_in_their_server_and_survive_a_restart(
-    site: FeedSite, local_service: Service, tmp_path: Path
+    site: FeedSite, local_service: Service, tmp_path: Path, database: str | None
 ) -> None:
     follow = follower(local_service)
     feed = follow.add("guild-a", site.serve(BBC))
@@ -424,7 +429,10 @@ def test_feeds_stay_in_their_server_and_survive_a_restart(
     assert local_service.list_articles("guild-b") == []
     local_service.close()
     reopened = Service(
-        tmp_path / "data", HashEmbedder(max_tokens=64), fetcher=Fetcher(allow_private=True)
+        tmp_path / "data",
+        HashEmbedder(max_tokens=64),
+        fetcher=Fetcher(allow_private=True),
+        database_url=database,
     )
     try:
         again = follower(reopened).poll("guild-a", feed.feed_id)
@@ -451,7 +459,9 @@ def test_news_sitemaps_and_sitemaps_are_followed(site: FeedSite, local_service: 
 
 
 @pytest.fixture
-def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> CliRunner:
+def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, database: str | None) -> CliRunner:
+    if database:
+        monkeypatch.setenv("CITEBOT_DATABASE_URL", database)
     monkeypatch.setenv("CITEBOT_EMBEDDER", "hash")
     monkeypatch.setenv("CITEBOT_MIN_RELEVANCE", "0.1")
     monkeypatch.setenv("CITEBOT_DATA_DIR", str(tmp_path / "data"))

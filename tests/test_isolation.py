@@ -16,6 +16,7 @@ from bot.client import CitebotBot
 from bot.config import Settings
 from index.service import ArticleInput, Service
 from index.vectors import index_path
+from tests.conftest import BOTH_BACKENDS
 from tests.fake_discord import MANAGE_GUILD, MEMBER_PERMISSIONS, FakeDiscord, running_bot
 
 NILE = (
@@ -26,6 +27,8 @@ DANUBE = (
     "The Danube flows through ten countries. It rises in the Black Forest. "
     "It empties into the Black Sea. Vienna and Budapest stand on it."
 )
+
+pytestmark = BOTH_BACKENDS  # the tests that use the store run over SQLite and PostgreSQL
 ALPS = "The Alps are the highest mountain range in Europe. Mont Blanc is their highest peak."
 
 

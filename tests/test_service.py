@@ -10,7 +10,9 @@ import pytest
 from index.embedding import HashEmbedder, Vectors
 from index.errors import ArticleTooShort, InvalidInput, NotFoundError
 from index.service import Service
-from tests.conftest import article
+from tests.conftest import BOTH_BACKENDS, article
+
+pytestmark = BOTH_BACKENDS  # every test here runs over SQLite and PostgreSQL
 
 VOLCANO = (
     "Mount Etna erupted on Tuesday night. Lava flowed down the eastern slope toward Zafferana. "

@@ -16,7 +16,10 @@ from bot.client import CitebotBot
 from index.errors import InvalidInput
 from index.service import ArticleInput, Service
 from index.store import MIGRATIONS, Store
+from tests.conftest import BOTH_BACKENDS
 from tests.fake_discord import MANAGE_GUILD, MEMBER_PERMISSIONS, FakeDiscord
+
+pytestmark = BOTH_BACKENDS  # the tests that use the store run over SQLite and PostgreSQL
 
 NOW = datetime(2025, 12, 3, 10, 0, tzinfo=UTC)  # a Wednesday
 STORIES = [  # (title, published, text)
@@ -110,8 +113,12 @@ def test_a_server_s_time_zone_decides_what_yesterday_is(dated: Service) -> None:
     assert titles(answer) == {"Museum budget"}
 
 
-def test_cli_ask_takes_since_and_until_and_prints_the_window(tmp_path: Path) -> None:
+def test_cli_ask_takes_since_and_until_and_prints_the_window(
+    tmp_path: Path, database: str | None
+) -> None:
     env = {"CITEBOT_DATA_DIR": str(tmp_path / "data"), "CITEBOT_EMBEDDER": "hash"}
+    if database:
+        env["CITEBOT_DATABASE_URL"] = database
     cli = CliRunner()
     for title, published, text in STORIES:
         line = json.dumps({"title": title, "text": text, "published": published})
