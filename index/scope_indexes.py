@@ -2,7 +2,10 @@
 
 Both are caches of the store. A cached index whose generation no longer matches the store's
 for its scope (an add or remove here or in another process) is opened or built again on next
-use. With a size cap, the least recently used scopes are dropped from memory whenever the
+use. Over SQLite the generation is read from the store at each use; over PostgreSQL the
+store's notifications keep each scope's generation here, so a question reads none, and when
+notifications may have been missed (start, dropped connection) every generation is read
+again. With a size cap, the least recently used scopes are dropped from memory whenever the
 indexes held open take more than the cap (the scope in use always stays), and are opened
 again from disk and the store when asked for. One re-entrant lock guards the cache; writers
 also hold it across a store write and the index update that follows, so a question never
@@ -51,7 +54,37 @@ class ScopeIndexes:
         self._vector_indexes: dict[str, VectorIndex] = {}
         self._keyword_indexes: dict[str, KeywordIndex] = {}
         self._recent: OrderedDict[str, None] = OrderedDict()  # least recently used first
+        # generations as heard from the store's notifications (when it sends them)
+        self._known: dict[str, int] = {}
+        self._known_lock = threading.Lock()  # never held long: the listener takes it
+        self._epoch = 0  # counts resets, so a read from before one is not kept after it
         remove_stale_temporaries(folder)
+        store.listen(self._heard)
+
+    def _heard(self, scope: str | None, generation: int) -> None:
+        """A change to a scope (None: any scope may have changed unheard)."""
+        with self._known_lock:
+            if scope is None:
+                self._known.clear()
+                self._epoch += 1
+            elif generation > self._known.get(scope, -1):
+                self._known[scope] = generation
+
+    def _saw(self, scope: str, generation: int, epoch: int | None = None) -> None:
+        with self._known_lock:
+            if epoch in (None, self._epoch) and generation > self._known.get(scope, -1):
+                self._known[scope] = generation
+
+    def generation(self, scope: str) -> int:
+        """The scope's current generation: as last heard from the store, else read from it."""
+        if not self.store.listening:
+            return self.store.generation(scope)
+        with self._known_lock:
+            known, epoch = self._known.get(scope), self._epoch
+        if known is None:
+            known = self.store.generation(scope)
+            self._saw(scope, known, epoch)
+        return known
 
     def loaded(self) -> tuple[int, int]:
         """Scopes with an index held open, and the bytes their indexes take (estimated)."""
@@ -90,23 +123,54 @@ class ScopeIndexes:
         """The scope's FAISS index, opened (and repaired) on first use."""
         with self.lock:
             index = self._vector_indexes.get(scope)
-            if index is None or index.generation != self.store.generation(scope):
+            if index is not None and index.generation != self.generation(scope):
+                self._catch_up(scope, index)
+            if index is None or index.generation != self.generation(scope):
                 stored = self.store.scope_model(scope)
                 model, dimension = stored or (self.embedder.name, self.embedder.dimension)
                 index = VectorIndex.open(self.path(scope), self.store, scope, model, dimension)
                 self._vector_indexes[scope] = index
+                self._saw(scope, index.generation)
             self._used(scope)
             return index
+
+    def _catch_up(self, scope: str, index: VectorIndex) -> None:
+        """Bring a held index up to the store by what changed (another process's writes).
+
+        Only the chunks added since are read; an index whose model or kind no longer fits is
+        left for ``VectorIndex.open`` to rebuild.
+        """
+        if self.store.scope_model(scope) != (index.model, index.dimension):
+            return
+        generation = self.store.generation(scope)  # first: a later change looks unapplied
+        stored, held = self.store.chunk_ids(scope), index.ids()
+        removed = np.setdiff1d(held, stored, assume_unique=True)
+        added, vectors = self.store.vectors_of_chunks(
+            np.setdiff1d(stored, held, assume_unique=True), index.dimension
+        )
+        index.update(generation, removed, added, vectors)
+        if not index.suits_size():
+            index.rebuild(self.store, scope)
+        self._saw(scope, index.generation)
+        log.debug(
+            "scope %s caught up to generation %d: %d chunks added, %d removed",
+            scope,
+            generation,
+            len(added),
+            len(removed),
+        )
 
     def keyword_index(self, scope: str) -> KeywordIndex:
         """The scope's BM25 index over its sentences, built on first use."""
         with self.lock:
-            generation = self.store.generation(scope)
+            generation = self.generation(scope)
             keywords = self._keyword_indexes.get(scope)
             if keywords is None or keywords.generation != generation:
+                generation = self.store.generation(scope)  # read before the sentences
                 ids, owners, texts, titles = self.store.sentence_texts(scope)
                 keywords = KeywordIndex(ids, texts, generation, owners, titles)
                 self._keyword_indexes[scope] = keywords
+                self._saw(scope, generation)
             self._used(scope)
             return keywords
 
@@ -137,7 +201,9 @@ class ScopeIndexes:
         The caller then calls ``swap_in_fresh_index`` once it has released the lock, so
         questions keep using the updated index while a new kind is trained.
         """
-        index.update(self.store.generation(scope), removed, added, vectors)
+        generation = self.store.generation(scope)
+        index.update(generation, removed, added, vectors)
+        self._saw(scope, generation)
         if index.suits_size():
             return False
         log.info("scope %s outgrew its %s index: building another", scope, index.kind)
@@ -155,6 +221,7 @@ class ScopeIndexes:
             if fresh.generation != self.store.generation(scope):
                 fresh.rebuild(self.store, scope)  # an add or remove landed meanwhile
             self._vector_indexes[scope] = fresh
+            self._saw(scope, fresh.generation)
             self._used(scope)
 
     def forget(self, scope: str) -> None:

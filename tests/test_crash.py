@@ -20,12 +20,15 @@ from contextlib import closing
 from pathlib import Path
 
 import numpy as np
+import psycopg
 import pytest
 
 from bot.config import Settings
 from index.service import ArticleInput, Service
+from tests.conftest import BOTH_BACKENDS
 
-pytestmark = pytest.mark.reliability
+# both kill loops: over SQLite, and over a real PostgreSQL server
+pytestmark = [pytest.mark.reliability, BOTH_BACKENDS]
 
 CITEBOT = Path(sys.executable).with_name("citebot")
 KILLS = 36  # at least this many SIGKILLs, spread evenly over the three commands
@@ -47,19 +50,27 @@ def marker(n: int) -> str:
     return f"Inspector Veltrano{n} counted {n * 3 + 7} boats in the harbour on Tuesday."
 
 
-def open_service(data: Path) -> Service:
-    settings = Settings(_env_file=None, embedder="hash", data_dir=data, min_relevance=0.1)  # type: ignore[call-arg]
+def open_service(data: Path, database: str | None) -> Service:
+    settings = Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        embedder="hash",
+        data_dir=data,
+        min_relevance=0.1,
+        database_url=database,  # type: ignore[arg-type]
+    )
     return settings.open_service()
 
 
-def verify(data: Path, expected: dict[str, int], caplog: pytest.LogCaptureFixture) -> int:
+def verify(
+    data: Path, database: str | None, expected: dict[str, int], caplog: pytest.LogCaptureFixture
+) -> int:
     """Open the data as a restarted process would; the number of index repairs logged.
 
     Every article in ``expected`` must be stored whole and be the answer to its question.
     """
     caplog.clear()
     with caplog.at_level(logging.WARNING, logger="index"):
-        service = open_service(data)
+        service = open_service(data, database)
         try:
             report = service.check()
             repairs = [r for r in caplog.records if "rebuilding the index" in r.message]
@@ -80,9 +91,9 @@ def verify(data: Path, expected: dict[str, int], caplog: pytest.LogCaptureFixtur
     return len(repairs)
 
 
-def held(data: Path) -> dict[str, int]:
+def held(data: Path, database: str | None) -> dict[str, int]:
     """Article id -> story number of every stored article."""
-    service = open_service(data)
+    service = open_service(data, database)
     try:
         return {
             a.article_id: int(a.title.rsplit(" ", 1)[1]) for a in service.list_articles("local")
@@ -95,9 +106,14 @@ class KillLoop:
     """Runs citebot commands over one data directory, killing them part-way."""
 
     def __init__(
-        self, tmp_path: Path, rng: random.Random, caplog: pytest.LogCaptureFixture
+        self,
+        tmp_path: Path,
+        database: str | None,
+        rng: random.Random,
+        caplog: pytest.LogCaptureFixture,
     ) -> None:
         self.tmp_path = tmp_path
+        self.database = database
         self.rng = rng
         self.caplog = caplog
         self.data = tmp_path / "data"
@@ -108,6 +124,8 @@ class KillLoop:
             "CITEBOT_LOG_LEVEL": "WARNING",
         }
         self.env.pop("CITEBOT_DISCORD_TOKEN", None)
+        if database:
+            self.env["CITEBOT_DATABASE_URL"] = database
         self.files = 0
         self.reported: dict[str, int] = {}  # article id -> story number, once reported added
         self.checked: dict[str, int] = {}
@@ -145,6 +163,13 @@ class KillLoop:
 
     def article_count(self) -> int:
         """Articles stored, read as another process would, without opening a Service."""
+        if self.database:
+            with psycopg.connect(self.database) as server:
+                row = server.execute("SELECT to_regclass('articles')").fetchone()
+                if not row or row[0] is None:  # no citebot process has opened it yet
+                    return 0
+                row = server.execute("SELECT count(*) FROM articles").fetchone()
+                return int(row[0]) if row else 0
         path = self.data / "citebot.sqlite3"
         if not path.exists():
             return 0
@@ -157,7 +182,7 @@ class KillLoop:
         return time.perf_counter() - started
 
     def held(self) -> dict[str, int]:
-        return held(self.data)
+        return held(self.data, self.database)
 
     def new_import(self) -> tuple[list[str], range]:
         self.files += 1
@@ -208,15 +233,18 @@ class KillLoop:
         # what this run reported, and a sample of what earlier runs did
         fresh = {i: m for i, m in self.reported.items() if i not in self.checked}
         sample = self.rng.sample(sorted(self.checked.items()), min(40, len(self.checked)))
-        self.repairs += verify(self.data, fresh | dict(sample), self.caplog)
+        self.repairs += verify(self.data, self.database, fresh | dict(sample), self.caplog)
         self.checked |= fresh
 
 
 def test_kill_loop_loses_nothing_reported(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path,
+    database: str | None,
+    caplog: pytest.LogCaptureFixture,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     seed = int(os.environ.get("CITEBOT_KILL_SEED", "7"))
-    loop = KillLoop(tmp_path, random.Random(seed), caplog)
+    loop = KillLoop(tmp_path, database, random.Random(seed), caplog)
     # how long each command takes uninterrupted, so kills spread over its whole run (from
     # when the process has started up: a kill before that tests nothing)
     # (the fastest of three, as load on the machine only ever slows a run down)
@@ -248,11 +276,12 @@ def test_kill_loop_loses_nothing_reported(
     assert len(everything) == IMPORT_SIZE * sum(1 for p in tmp_path.glob("import-*.jsonl")) + sum(
         1 for p in tmp_path.glob("single-*.txt")
     )
-    loop.repairs += verify(loop.data, everything, caplog)
+    loop.repairs += verify(loop.data, database, everything, caplog)
 
     with capsys.disabled():
         print(
-            f"\n  kill loop: {sum(loop.kills.values())} SIGKILLs survived {loop.kills}; "
+            f"\n  kill loop ({'PostgreSQL' if database else 'SQLite'}): "
+            f"{sum(loop.kills.values())} SIGKILLs survived {loop.kills}; "
             f"runs that ended first {loop.finished}; {loop.cut_imports} imports cut part-way; "
             f"{loop.repairs} index repairs at open; {len(everything)} articles checked; "
             f"start-up {startup:.1f} s; longest uninterrupted run: "
@@ -263,11 +292,11 @@ def test_kill_loop_loses_nothing_reported(
 
 
 def test_death_between_commit_and_index_save_is_repaired_at_open(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
+    tmp_path: Path, database: str | None, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """The worst moment, every time: SQLite has committed, the index file is not yet written."""
+    """The worst moment, every time: the store has committed, the index file is not written."""
     data = tmp_path / "data"
-    service = open_service(data)
+    service = open_service(data, database)
     service.add("local", ArticleInput(story(1)["text"], title=story(1)["title"]))
     service.close()
     script = f"""
@@ -277,12 +306,14 @@ from index.service import ArticleInput
 from index.vectors import VectorIndex
 
 VectorIndex.save = lambda self: os.kill(os.getpid(), 9)  # die instead of writing the index
-service = Settings(_env_file=None, embedder="hash", data_dir={str(data)!r}).open_service()
+service = Settings(
+    _env_file=None, embedder="hash", data_dir={str(data)!r}, database_url={database!r}
+).open_service()
 service.add("local", ArticleInput({story(2)["text"]!r}, title={story(2)["title"]!r}))
 """
     died = subprocess.run([sys.executable, "-c", script], capture_output=True, check=False)
     assert died.returncode == -signal.SIGKILL, died.stderr.decode()
-    stored = held(data)
+    stored = held(data, database)
     assert sorted(stored.values()) == [1, 2]  # committed before the death: kept, whole
-    assert verify(data, stored, caplog) == 1  # repaired at open, with one log line
-    assert verify(data, stored, caplog) == 0  # and it stays repaired
+    assert verify(data, database, stored, caplog) == 1  # repaired at open, with one log line
+    assert verify(data, database, stored, caplog) == 0  # and it stays repaired

@@ -14,6 +14,7 @@ from contextlib import closing
 from pathlib import Path
 
 import numpy as np
+import psycopg
 import pytest
 from click.testing import CliRunner
 
@@ -21,10 +22,10 @@ from bot.cli import main
 from index.embedding import HashEmbedder
 from index.errors import StoreError
 from index.service import ArticleInput, Service
-from index.store import Store
+from index.store import POSTGRES_MIGRATIONS, Store
 from index.store import sqlite as store
 from index.vectors import VectorIndex, index_path
-from tests.conftest import HASH_ANSWERS, SAMPLE
+from tests.conftest import BOTH_BACKENDS, HASH_ANSWERS, SAMPLE, new_database
 
 STORIES = [
     f"Story {n}. The ferry number {n} left the harbour at dawn with {n * 7} passengers. "
@@ -189,9 +190,12 @@ def test_citebot_databases_carry_citebot_mark(tmp_path: Path) -> None:
     Store(tmp_path / "citebot.sqlite3").close()  # and it opens again
 
 
-def test_processes_opening_a_new_database_at_once_all_succeed(tmp_path: Path) -> None:
-    """Several `citebot import` started together on an empty folder: the first migrates, the
-    others wait for it (they used to fail with "table meta already exists")."""
+@BOTH_BACKENDS
+def test_processes_opening_a_new_database_at_once_all_succeed(
+    tmp_path: Path, database: str | None, request: pytest.FixtureRequest
+) -> None:
+    """Several `citebot import` started together on an empty database: the first migrates,
+    the others wait for it (they used to fail with "table meta already exists")."""
     lines = tmp_path / "articles.jsonl"
     lines.write_text(
         "".join(
@@ -200,10 +204,14 @@ def test_processes_opening_a_new_database_at_once_all_succeed(tmp_path: Path) ->
             for n in range(3)
         )
     )
-    env = {**os.environ, "CITEBOT_EMBEDDER": "hash", "CITEBOT_DATA_DIR": str(tmp_path / "data")}
+    env = {**os.environ, "CITEBOT_EMBEDDER": "hash"}
     citebot = Path(sys.executable).with_name("citebot")
     for attempt in range(3):
         env["CITEBOT_DATA_DIR"] = str(tmp_path / f"data-{attempt}")
+        location: Path | str = tmp_path / f"data-{attempt}" / "citebot.sqlite3"
+        if database:  # a new, empty database each time
+            location = new_database(request.getfixturevalue("postgres_server"))
+            env["CITEBOT_DATABASE_URL"] = location
         processes = [
             subprocess.Popen(
                 [str(citebot), "import", str(lines)],
@@ -217,7 +225,12 @@ def test_processes_opening_a_new_database_at_once_all_succeed(tmp_path: Path) ->
         outcomes = [p.communicate(timeout=120) for p in processes]
         failed = [err for p, (_, err) in zip(processes, outcomes, strict=True) if p.returncode]
         assert failed == []
-        with closing(Store(tmp_path / f"data-{attempt}" / "citebot.sqlite3")) as opened:
+        with closing(Store(location)) as opened:
             assert opened.counts("local")[0] == 3
-            (version,) = opened._backend._db.execute("PRAGMA user_version").fetchone()
-            assert version == len(store.SQLITE_MIGRATIONS)
+            if database:
+                with psycopg.connect(str(location)) as server:
+                    row = server.execute("SELECT version FROM citebot_schema").fetchone()
+                assert row == (len(POSTGRES_MIGRATIONS),)
+            else:
+                (version,) = opened._backend._db.execute("PRAGMA user_version").fetchone()  # type: ignore[attr-defined]
+                assert version == len(store.SQLITE_MIGRATIONS)

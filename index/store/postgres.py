@@ -93,7 +93,7 @@ class PostgresBackend:
             url,
             min_size=1,
             max_size=pool_size,
-            kwargs={"autocommit": True},
+            kwargs={"autocommit": True, "application_name": "citebot"},
             check=ConnectionPool.check_connection,
             timeout=CONNECT_SECONDS,
             open=False,
@@ -204,7 +204,10 @@ class PostgresBackend:
         while not self._closed.is_set():
             try:
                 with psycopg.connect(
-                    self.url, autocommit=True, connect_timeout=CONNECT_SECONDS
+                    self.url,
+                    autocommit=True,
+                    connect_timeout=CONNECT_SECONDS,
+                    application_name="citebot-listen",
                 ) as connection:
                     connection.execute(f"LISTEN {CHANNEL}")
                     self._deliver(None, 0)  # what changed before LISTEN was not heard

@@ -871,6 +871,20 @@ class Store:
         vectors = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32)
         return ids, vectors.reshape(len(rows), dimension)
 
+    def vectors_of_chunks(
+        self, ids: Sequence[int] | npt.NDArray[np.int64], dimension: int
+    ) -> tuple[npt.NDArray[np.int64], Vectors]:
+        """The vectors of these chunks (those still stored), in id order."""
+        rows: list[Row] = []
+        for start in range(0, len(ids), 500):
+            part = [int(i) for i in ids[start : start + 500]]
+            marks = ",".join("?" * len(part))
+            rows += self._query(f"SELECT id, vector FROM chunks WHERE id IN ({marks})", part)
+        rows.sort(key=lambda r: int(r[0]))
+        found = np.fromiter((int(r[0]) for r in rows), dtype=np.int64, count=len(rows))
+        vectors = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32)
+        return found, vectors.reshape(len(rows), dimension)
+
     def chunk_ids(self, scope: str) -> npt.NDArray[np.int64]:
         """Every chunk id of the scope, sorted."""
         rows = self._query("SELECT id FROM chunks WHERE scope = ? ORDER BY id", (scope,))
