@@ -86,6 +86,7 @@ class CitebotTree(app_commands.CommandTree["CitebotBot"]):
                 await interaction.response.send_message(
                     message, ephemeral=True, allowed_mentions=NO_MENTIONS
                 )
+            self.client.metrics.acknowledged(interaction)
         except discord.HTTPException as failure:  # e.g. the interaction expired meanwhile
             log.warning("could not tell the member about an error: %s", failure)
 
@@ -206,7 +207,8 @@ class CitebotBot(commands.Bot):
     async def on_app_command_completion(
         self, interaction: discord.Interaction, command: app_commands.Command[Any, ..., Any]
     ) -> None:
-        """Count a slash command that ran to its end."""
+        """Count a slash command that ran to its end (and time a reply that came at once)."""
+        self.metrics.acknowledged(interaction)
         self.metrics.interaction(command.qualified_name, "ok")
 
     async def on_ready(self) -> None:

@@ -28,6 +28,7 @@ import logging
 import math
 from typing import TYPE_CHECKING
 
+import discord
 from aiohttp import web
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -66,6 +67,14 @@ class Metrics:
             "Seconds a question spends in each stage of the core.",
             ["stage"],
             buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
+            registry=self.registry,
+        )
+        self.acknowledge_seconds = Histogram(
+            "citebot_acknowledge_seconds",
+            "Seconds from a slash command's creation (Discord's clock) to citebot's first "
+            "response (a deferral, or the reply itself); Discord allows 3.",
+            ["command"],
+            buckets=(0.05, 0.1, 0.25, 0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 5.0),
             registry=self.registry,
         )
         self.answers = Counter(
@@ -107,12 +116,31 @@ class Metrics:
         """Count one handled slash command or mention."""
         self.interactions.labels(command=command, outcome=outcome).inc()
 
+    def acknowledged(self, interaction: discord.Interaction) -> None:
+        """Time the first response to an interaction (once per interaction)."""
+        if interaction.extras.get("acknowledged") or not interaction.response.is_done():
+            return
+        interaction.extras["acknowledged"] = True
+        command = interaction.command.qualified_name if interaction.command else "component"
+        waited = (discord.utils.utcnow() - interaction.created_at).total_seconds()
+        self.acknowledge_seconds.labels(command=command).observe(max(0.0, waited))
+
     def answer(self, answer: Answer) -> None:
         """Count an answer and the time each stage took."""
         self.answers.labels(result="answered" if answer.answered else "not_found").inc()
         for stage in STAGES:
             if stage in answer.timings:
                 self.answer_seconds.labels(stage=stage).observe(answer.timings[stage])
+
+
+async def defer(
+    interaction: discord.Interaction, *, ephemeral: bool = False, thinking: bool = False
+) -> None:
+    """Acknowledge a slash command now (Discord shows it thinking) and time the acknowledgement."""
+    await interaction.response.defer(ephemeral=ephemeral, thinking=thinking)
+    metrics = getattr(interaction.client, "metrics", None)
+    if isinstance(metrics, Metrics):
+        metrics.acknowledged(interaction)
 
 
 async def refresh(metrics: Metrics, bot: CitebotBot) -> None:

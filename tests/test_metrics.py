@@ -72,6 +72,12 @@ async def test_metrics_count_commands_answers_and_stages(
                 assert found[("citebot_answers_total", (("result", "not_found"),))] == 1
                 for stage in ("embed", "search", "score", "total"):
                     assert found[("citebot_answer_seconds_count", (("stage", stage),))] == 2
+                # both questions were deferred at once; the refusal was its own first reply
+                acknowledged = found[("citebot_acknowledge_seconds_count", (("command", "ask"),))]
+                assert acknowledged == 2
+                assert found[("citebot_acknowledge_seconds_sum", (("command", "ask"),))] < 3 * 2
+                key = ("citebot_acknowledge_seconds_count", (("command", "admin stats"),))
+                assert found[key] == 1
                 assert found[("citebot_articles", ())] == 1
                 assert found[("citebot_chunks", ())] >= 1
                 assert found[("citebot_index_cache_scopes", ())] == 1

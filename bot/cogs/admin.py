@@ -14,6 +14,7 @@ from discord.ext import commands
 from bot.client import INTENT_HELP, CitebotBot
 from bot.cogs.ask import THREADS
 from bot.interactions import can_manage, scope_of
+from bot.metrics import defer
 from bot.render import NO_MENTIONS, stats_embed
 from index.dates import is_time_zone
 from index.errors import CitebotError, InvalidInput
@@ -84,7 +85,7 @@ class ConfirmPurge(discord.ui.View):
     ) -> None:
         """Purge the server's data."""
         self.stop()
-        await interaction.response.defer()
+        await defer(interaction)
         count = await asyncio.to_thread(self.service.purge, self.scope)
         await interaction.edit_original_response(
             content=f"Deleted all of this server's data: {count} articles.", view=None
@@ -119,7 +120,7 @@ class Admin(commands.GroupCog, group_name="admin", group_description="Manage cit
     async def reindex(self, interaction: discord.Interaction) -> None:
         """Rebuild this server's index (questions are answered meanwhile)."""
         scope = scope_of(interaction)
-        await interaction.response.defer(thinking=True)
+        await defer(interaction, thinking=True)
         loop = asyncio.get_running_loop()
         last = 0.0
         started = time.monotonic()

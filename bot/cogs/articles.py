@@ -16,6 +16,7 @@ from bot.client import CitebotBot
 from bot.config import Settings
 from bot.interactions import NotAllowed, article_choices, can_manage, scope_of
 from bot.limits import limited
+from bot.metrics import defer
 from bot.render import NO_MENTIONS, added_text, article_embed, article_list_embed, safe, shorten
 from index.errors import InvalidInput
 from index.models import Article
@@ -76,7 +77,7 @@ class PasteModal(discord.ui.Modal, title="Paste an article"):
         """Store the pasted text."""
         scope = scope_of(interaction)
         text = "\n\n".join(p.value for p in (self.part1, self.part2, self.part3, self.part4))
-        await interaction.response.defer(ephemeral=True, thinking=True)
+        await defer(interaction, ephemeral=True, thinking=True)
         result = await asyncio.to_thread(
             self.service.add,
             scope,
@@ -177,7 +178,7 @@ class Articles(commands.GroupCog, group_name="article", group_description="This 
         who = str(interaction.user.id)
         quota = self.settings.server_article_quota
         if url is not None:
-            await interaction.response.defer(thinking=True)
+            await defer(interaction, thinking=True)
             result = await asyncio.to_thread(
                 self.service.add_url, scope, url, title, who, quota=quota
             )
@@ -188,7 +189,7 @@ class Articles(commands.GroupCog, group_name="article", group_description="This 
                     f"{file.filename} is {file.size:,} bytes; "
                     f"the limit is {self.settings.fetch_max_bytes:,}."
                 )
-            await interaction.response.defer(thinking=True)
+            await defer(interaction, thinking=True)
             data = await file.read()  # from Discord's CDN, not from a URL a member typed
             result = await asyncio.to_thread(
                 self.service.add_file, scope, file.filename, data, title, None, who, quota=quota
@@ -203,7 +204,7 @@ class Articles(commands.GroupCog, group_name="article", group_description="This 
     async def refresh(self, interaction: discord.Interaction, article: str) -> None:
         """Fetch a linked article again; a changed text replaces the stored one."""
         scope = scope_of(interaction)
-        await interaction.response.defer(thinking=True)
+        await defer(interaction, thinking=True)
         result = await asyncio.to_thread(
             self.service.refresh,
             scope,

@@ -33,6 +33,7 @@ from bot.client import CitebotBot, CitebotTree, outcome_of
 from bot.cogs.feedback import feedback_view
 from bot.interactions import article_choices, scope_of
 from bot.limits import Actor, SlowDown, limited
+from bot.metrics import defer
 from bot.questions import looks_like_question
 from bot.render import NO_MENTIONS, answer_embed, shorten
 from index.dates import parse_moment
@@ -86,7 +87,7 @@ class Ask(commands.Cog):
         zone = await asyncio.to_thread(self.service.time_zone, scope)
         start = moment_option(since, zone, end=False)
         end = moment_option(until, zone, end=True)
-        await interaction.response.defer(ephemeral=private, thinking=True)
+        await defer(interaction, ephemeral=private, thinking=True)
         answer = await asyncio.to_thread(
             partial(self.service.ask, scope, question, article, since=start, until=end)
         )

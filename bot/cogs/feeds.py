@@ -21,6 +21,7 @@ from bot.cogs.admin import AnswerChannel
 from bot.config import Settings
 from bot.interactions import can_manage, scope_of
 from bot.limits import limited
+from bot.metrics import defer
 from bot.render import NO_MENTIONS, announcement_embed, feed_list_embed, poll_text, safe, shorten
 from index.errors import CitebotError
 from index.follow import FeedFollower, PollResult
@@ -79,7 +80,7 @@ class Feeds(commands.GroupCog, group_name="feed", group_description="Follow news
     ) -> None:
         """Follow a site: its new articles are added on their own (Manage Server)."""
         scope = _managed_scope(interaction)
-        await interaction.response.defer(thinking=True)
+        await defer(interaction, thinking=True)
         feed = await asyncio.to_thread(
             partial(
                 self.follower.add,
@@ -131,7 +132,7 @@ class Feeds(commands.GroupCog, group_name="feed", group_description="Follow news
         """Poll a feed now and add its new articles."""
         scope = scope_of(interaction)
         followed = await asyncio.to_thread(self.follower.get, scope, feed)
-        await interaction.response.defer(thinking=True, ephemeral=True)
+        await defer(interaction, thinking=True, ephemeral=True)
         result = await self._poll(followed)
         await interaction.edit_original_response(
             content=poll_text(result), allowed_mentions=NO_MENTIONS

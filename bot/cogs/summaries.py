@@ -13,6 +13,7 @@ from bot.client import CitebotBot
 from bot.cogs.ask import moment_option
 from bot.interactions import article_choices, scope_of
 from bot.limits import limited
+from bot.metrics import defer
 from bot.render import NO_MENTIONS, answer_embed
 from index.service import Service
 
@@ -41,7 +42,7 @@ class Summaries(commands.Cog):
     ) -> None:
         """The sentences that best summarize an article, quoted in its order."""
         scope = scope_of(interaction)
-        await interaction.response.defer(ephemeral=private, thinking=True)
+        await defer(interaction, ephemeral=private, thinking=True)
         answer = await asyncio.to_thread(self.service.summarize, scope, article, sentences)
         await interaction.edit_original_response(
             embed=answer_embed(answer), allowed_mentions=NO_MENTIONS
@@ -73,7 +74,7 @@ class Summaries(commands.Cog):
         zone = await asyncio.to_thread(self.service.time_zone, scope)
         start = moment_option(since, zone, end=False)
         end = moment_option(until, zone, end=True)
-        await interaction.response.defer(ephemeral=private, thinking=True)
+        await defer(interaction, ephemeral=private, thinking=True)
         result = await asyncio.to_thread(partial(self.service.digest, scope, start, end))
         await interaction.edit_original_response(
             embed=answer_embed(result.answer), allowed_mentions=NO_MENTIONS
