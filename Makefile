@@ -47,16 +47,20 @@ eval: $(STAMP)
 eval-summaries: $(STAMP)
 	$(BIN)/python benchmarks/eval_summaries.py --shared $(SHARED)
 
-# Speed and scale (benchmarks/speed.py). bench-quick: 150 articles, 100k vectors, part of
-# `make check`; it skips (and says so) when ../shared is not there.
+# Speed and scale (benchmarks/speed.py), then PostgreSQL against SQLite and several processes
+# against one (benchmarks/scale.py; it starts a throwaway PostgreSQL, or uses
+# CITEBOT_TEST_DATABASE_URL's server). bench-quick: 150 articles, 100k vectors, 20k chunks
+# over PostgreSQL, part of `make check`; it skips (and says so) when ../shared is not there.
 bench-quick: $(STAMP)
 	@if [ -f $(SHARED)/data/corpus/cnn-dailymail-1000.jsonl ]; then \
-		$(BIN)/python benchmarks/speed.py --quick --corpus $(SHARED)/data/corpus/cnn-dailymail-1000.jsonl; \
+		$(BIN)/python benchmarks/speed.py --quick --corpus $(SHARED)/data/corpus/cnn-dailymail-1000.jsonl && \
+		$(BIN)/python benchmarks/scale.py --quick --corpus $(SHARED)/data/corpus/cnn-dailymail-1000.jsonl; \
 	else echo "bench-quick skipped: $(SHARED)/data/corpus is not there"; fi
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/speed.py --corpus $(SHARED)/data/corpus/cnn-dailymail-1000.jsonl \
 		--qa $(SHARED)/data/qa/xquad-en
+	$(BIN)/python benchmarks/scale.py --corpus $(SHARED)/data/corpus/cnn-dailymail-1000.jsonl
 
 # Following feeds (benchmarks/feeds.py): 100 polls of a simulated news feed on 127.0.0.1 built
 # from ../shared's real feeds: articles per poll, duplicates, time from a new item to answerable.

@@ -111,7 +111,10 @@ class VectorIndex:
         reason = index._load(Header(model, dimension, generation, chunks))
         if reason is None:
             return index
-        if reason != "missing" or chunks:
+        shared = store.kind == "postgresql"  # other processes write: a stale file is expected
+        if shared and (reason == "missing" or reason.startswith("built from")):
+            log.info("bringing the index of scope %s up to the store: %s", scope, reason)
+        elif reason != "missing" or chunks:
             log.warning("rebuilding the index of scope %s from the store: %s", scope, reason)
         index.rebuild(store, scope)
         return index

@@ -315,5 +315,7 @@ service.add("local", ArticleInput({story(2)["text"]!r}, title={story(2)["title"]
     assert died.returncode == -signal.SIGKILL, died.stderr.decode()
     stored = held(data, database)
     assert sorted(stored.values()) == [1, 2]  # committed before the death: kept, whole
-    assert verify(data, database, stored, caplog) == 1  # repaired at open, with one log line
+    # repaired at open: with one warning over SQLite; over PostgreSQL, whose other processes
+    # make a stale index file an everyday thing, quietly (at INFO)
+    assert verify(data, database, stored, caplog) == (0 if database else 1)
     assert verify(data, database, stored, caplog) == 0  # and it stays repaired

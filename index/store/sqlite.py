@@ -194,6 +194,18 @@ class SqliteBackend:
         finally:
             reader.close()
 
+    def insert_many(
+        self,
+        db: Connection,
+        table: str,
+        columns: Sequence[tuple[str, str]],
+        rows: Sequence[Sequence[object]],
+    ) -> None:
+        """One prepared INSERT, run once per row."""
+        names = ", ".join(f'"{name}"' for name, _ in columns)
+        marks = ", ".join("?" * len(columns))
+        db.executemany(f"INSERT INTO {table} ({names}) VALUES ({marks})", rows)
+
     def announce(self, db: Connection, scope: str, generation: int) -> None:
         """Nothing to do: SQLite has no notifications (readers compare generations)."""
 

@@ -60,6 +60,27 @@ _ARTICLE_COLUMNS = (
 )
 
 
+# the columns written for each sentence and chunk, with their types (for bulk loading)
+_SENTENCE_COLUMNS = (
+    ("article_pk", "int8"),
+    ("position", "int4"),
+    ("paragraph", "int4"),
+    ("start", "int4"),
+    ("end", "int4"),
+    ("vector", "bytea"),
+)
+_CHUNK_COLUMNS = (
+    ("article_pk", "int8"),
+    ("scope", "text"),
+    ("first_sentence", "int4"),
+    ("last_sentence", "int4"),
+    ("start", "int4"),
+    ("end", "int4"),
+    ("tokens", "int4"),
+    ("vector", "bytea"),
+)
+
+
 def _article(row: Row) -> tuple[int, Article]:
     pk, *rest = row
     return int(pk), Article(*rest)
@@ -421,17 +442,19 @@ class Store:
         ).fetchone()
         assert row is not None
         pk = int(row[0])
-        db.executemany(
-            'INSERT INTO sentences (article_pk, position, paragraph, start, "end", vector) '
-            "VALUES (?, ?, ?, ?, ?, ?)",
+        self._backend.insert_many(
+            db,
+            "sentences",
+            _SENTENCE_COLUMNS,
             [
                 (pk, i, s.paragraph, s.start, s.end, _blob(v))
                 for i, (s, v) in enumerate(zip(new.sentences, new.sentence_vectors, strict=True))
             ],
         )
-        db.executemany(
-            "INSERT INTO chunks (article_pk, scope, first_sentence, last_sentence, start, "
-            '"end", tokens, vector) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+        self._backend.insert_many(
+            db,
+            "chunks",
+            _CHUNK_COLUMNS,
             [
                 (pk, scope, c.first, c.last, c.start, c.end, c.tokens, _blob(v))
                 for c, v in zip(new.chunks, new.chunk_vectors, strict=True)
