@@ -12,7 +12,11 @@ in turn with ``CITEBOT_INDEX_CACHE_MB`` = ``--cap``, in a fresh process each way
 
 Printed: p50/p95 of ``ask`` each way and the ratio evicted/cached, and each process's peak RSS.
 
-Usage: python benchmarks/index_cache.py [--servers 200] [--chunks 1000] [--cap 64]
+With ``--postgres``, the servers live in a PostgreSQL database (a throwaway server, or
+CITEBOT_TEST_DATABASE_URL's) instead of SQLite: an evicted server's BM25 index is then
+rebuilt from PostgreSQL.
+
+Usage: python benchmarks/index_cache.py [--servers 200] [--chunks 1000] [--cap 64] [--postgres]
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from contextlib import ExitStack
 from pathlib import Path
 
 import click
@@ -39,12 +44,12 @@ QUESTIONS = (
 )
 
 
-def build(data: Path, corpus: Path, servers: int, chunks: int) -> None:
+def build(data: Path, database: str | None, corpus: Path, servers: int, chunks: int) -> None:
     """The template server and its copies."""
     from index.embedding import SentenceTransformerEmbedder
     from index.service import ArticleInput, Service
 
-    service = Service(data, SentenceTransformerEmbedder())
+    service = Service(data, SentenceTransformerEmbedder(), database_url=database)
     with corpus.open(encoding="utf-8") as lines:
         for line in lines:
             story = json.loads(line)
@@ -56,7 +61,7 @@ def build(data: Path, corpus: Path, servers: int, chunks: int) -> None:
     service.close()
 
 
-def run(data: Path, order: list[str], cap: int | None) -> dict[str, object]:
+def run(data: Path, database: str | None, order: list[str], cap: int | None) -> dict[str, object]:
     """Ask in ``order`` in this process; the timings of each ask and the peak RSS."""
     from index.embedding import SentenceTransformerEmbedder
     from index.rerank import CrossEncoderReranker
@@ -67,7 +72,11 @@ def run(data: Path, order: list[str], cap: int | None) -> dict[str, object]:
     embedder.warm_up()
     reranker.warm_up()
     service = Service(
-        data, embedder, reranker=reranker, index_cache_bytes=cap << 20 if cap else None
+        data,
+        embedder,
+        reranker=reranker,
+        index_cache_bytes=cap << 20 if cap else None,
+        database_url=database,
     )
     seconds = []
     for n, scope in enumerate(order):
@@ -80,8 +89,10 @@ def run(data: Path, order: list[str], cap: int | None) -> dict[str, object]:
     return {"seconds": seconds, "peak": peak, "held": scopes, "bytes": used, "evictions": evictions}
 
 
-def child(data: Path, order: list[str], cap: int | None) -> dict[str, object]:
+def child(data: Path, database: str | None, order: list[str], cap: int | None) -> dict[str, object]:
     command = [sys.executable, __file__, "--child", str(data), "--cap", str(cap or 0)]
+    if database:
+        command += ["--child-database", database]
     done = subprocess.run(
         command, input=json.dumps(order), capture_output=True, text=True, check=True
     )
@@ -104,38 +115,75 @@ def quantiles(values: list[float]) -> tuple[float, float]:
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     default=ROOT.parent / "shared/data/corpus/cnn-dailymail-1000.jsonl",
 )
+@click.option("--postgres", is_flag=True, help="The servers in PostgreSQL instead of SQLite.")
 @click.option("--child", "child_data", type=click.Path(path_type=Path), hidden=True)
+@click.option("--child-database", hidden=True)
 def main(
-    servers: int, chunks: int, cap: int, questions: int, corpus: Path, child_data: Path | None
+    servers: int,
+    chunks: int,
+    cap: int,
+    questions: int,
+    corpus: Path,
+    postgres: bool,
+    child_data: Path | None,
+    child_database: str | None,
 ) -> None:
     """Print memory and question latency with a cap on the indexes held open."""
     if child_data is not None:
         order = json.loads(sys.stdin.read())
-        print(json.dumps(run(child_data, order, cap or None)))
+        print(json.dumps(run(child_data, child_database, order, cap or None)))
         return
-    with tempfile.TemporaryDirectory() as tmp:
-        data = Path(tmp)
-        started = time.perf_counter()
-        build(data, corpus, servers, chunks)
-        print(
-            f"built {servers} servers of ~{chunks} chunks in {time.perf_counter() - started:.0f} s"
-        )
-        names = [f"server-{n}" for n in range(servers)]
-        # warm: the first four servers, then again and again (measured after the first round)
-        cached = child(data, (names[:4] * (questions // 4 + 2))[: questions + 4], cap)
-        # evicted: round-robin over every server, so each is the least recently used when asked
-        evicted = child(data, (names * (questions // servers + 2))[: servers + questions], cap)
-        uncapped = child(data, names, None)
-        warm = quantiles(cached["seconds"][4:])  # type: ignore[index]
-        cold = quantiles(evicted["seconds"][servers:])  # type: ignore[index]
-        print(f"cap {cap} MiB: held {evicted['held']} servers, {evicted['bytes'] / 2**20:.0f} MiB "
-              f"of indexes, {evicted['evictions']} evictions")  # fmt: skip
-        print(f"  ask, cached server:  p50 {warm[0] * 1000:.0f} ms, p95 {warm[1] * 1000:.0f} ms")
-        print(f"  ask, evicted server: p50 {cold[0] * 1000:.0f} ms, p95 {cold[1] * 1000:.0f} ms "
-              f"(reload included; {cold[1] / warm[1]:.2f}x the cached p95)")  # fmt: skip
-        print(f"  peak RSS: capped {evicted['peak'] / 2**20:,.0f} MiB against no cap "
-              f"{uncapped['peak'] / 2**20:,.0f} MiB (every server's indexes open: "
-              f"{uncapped['bytes'] / 2**20:,.0f} MiB)")  # fmt: skip
+    with ExitStack() as stack:
+        database = None
+        if postgres:
+            sys.path.insert(0, str(ROOT / "benchmarks"))
+            from scale import new_database
+            from scale import postgres as postgres_server
+
+            server = stack.enter_context(postgres_server(None))
+            if server is None:
+                raise SystemExit("--postgres: no PostgreSQL (initdb, pg_ctl) on this machine")
+            database = new_database(server)
+        measure(
+            Path(stack.enter_context(tempfile.TemporaryDirectory())),
+            database, servers, chunks, cap, questions, corpus,
+        )  # fmt: skip
+
+
+def measure(
+    data: Path,
+    database: str | None,
+    servers: int,
+    chunks: int,
+    cap: int,
+    questions: int,
+    corpus: Path,
+) -> None:
+    """Build the servers, then ask them each way in a process of its own; print the figures."""
+    started = time.perf_counter()
+    build(data, database, corpus, servers, chunks)
+    print(
+        f"built {servers} servers of ~{chunks} chunks in {time.perf_counter() - started:.0f} s "
+        f"({'PostgreSQL' if database else 'SQLite'})"
+    )
+    names = [f"server-{n}" for n in range(servers)]
+    # warm: the first four servers, then again and again (measured after the first round)
+    cached = child(data, database, (names[:4] * (questions // 4 + 2))[: questions + 4], cap)
+    # evicted: round-robin over every server, so each is the least recently used when asked
+    evicted = child(
+        data, database, (names * (questions // servers + 2))[: servers + questions], cap
+    )
+    uncapped = child(data, database, names, None)
+    warm = quantiles(cached["seconds"][4:])  # type: ignore[index]
+    cold = quantiles(evicted["seconds"][servers:])  # type: ignore[index]
+    print(f"cap {cap} MiB: held {evicted['held']} servers, {evicted['bytes'] / 2**20:.0f} MiB "
+          f"of indexes, {evicted['evictions']} evictions")  # fmt: skip
+    print(f"  ask, cached server:  p50 {warm[0] * 1000:.0f} ms, p95 {warm[1] * 1000:.0f} ms")
+    print(f"  ask, evicted server: p50 {cold[0] * 1000:.0f} ms, p95 {cold[1] * 1000:.0f} ms "
+          f"(reload included; {cold[1] / warm[1]:.2f}x the cached p95)")  # fmt: skip
+    print(f"  peak RSS: capped {evicted['peak'] / 2**20:,.0f} MiB against no cap "
+          f"{uncapped['peak'] / 2**20:,.0f} MiB (every server's indexes open: "
+          f"{uncapped['bytes'] / 2**20:,.0f} MiB)")  # fmt: skip
 
 
 if __name__ == "__main__":

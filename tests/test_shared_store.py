@@ -131,3 +131,22 @@ def test_the_same_text_added_by_two_processes_is_stored_once(
     assert other.article_id == one.article_id
     assert [a.title for a in first.list_articles("g")] == ["Harbour report 7"]
     assert cites(second, 7)
+
+
+def test_reads_survive_connections_the_server_closed(
+    pair: tuple[Service, Service], database: str | None
+) -> None:
+    if database is None:
+        pytest.skip("SQLite has no server to close connections")
+    first, _ = pair
+    first.add("g", story(1))
+    with psycopg.connect(database, autocommit=True) as admin:  # e.g. a restarted server
+        admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE application_name = 'citebot' AND datname = current_database()"
+        )
+    # a read is made again on a fresh connection, and the pool drops the closed ones
+    assert [a.title for a in first.list_articles("g")] == ["Harbour report 1"]
+    assert cites(first, 1)
+    first.add("g", story(2))  # so writes find open connections
+    assert cites(first, 2)

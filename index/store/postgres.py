@@ -95,7 +95,6 @@ class PostgresBackend:
             min_size=1,
             max_size=pool_size,
             kwargs={"autocommit": True, "application_name": "citebot"},
-            check=ConnectionPool.check_connection,
             timeout=CONNECT_SECONDS,
             open=False,
             name="citebot",
@@ -147,20 +146,40 @@ class PostgresBackend:
 
     @contextmanager
     def transaction(self) -> Iterator[Connection]:
-        """A write transaction on one pooled connection (read committed)."""
+        """A write transaction on one pooled connection (read committed).
+
+        A write is never made twice: if the server closed the connection, the write fails
+        (nothing of it stays) and the pool drops its closed connections for the next one.
+        """
         try:
             with self._pool.connection() as connection, connection.transaction():
                 yield _Transaction(connection)
-        except (psycopg.OperationalError, PoolTimeout) as error:
+        except psycopg.OperationalError as error:
+            self._pool.check()
+            raise self._unusable(error) from error
+        except PoolTimeout as error:
             raise self._unusable(error) from error
 
     def query(self, sql: str, params: Sequence[object] = ()) -> list[Row]:
-        """Rows of one read."""
-        try:
-            with self._pool.connection() as connection:
-                return connection.execute(_translate(sql), params, binary=True).fetchall()
-        except (psycopg.OperationalError, PoolTimeout) as error:
-            raise self._unusable(error) from error
+        """Rows of one read; read again once on a fresh connection if the first was broken.
+
+        Connections are not checked before use (that would double the round trips); one the
+        server closed meanwhile (a restart) fails its read, the pool then drops every closed
+        connection, and the read is made again.
+        """
+        for attempt in (1, 2):
+            connection: psycopg.Connection[Any] | None = None
+            try:
+                with self._pool.connection() as connection:
+                    return connection.execute(_translate(sql), params, binary=True).fetchall()
+            except psycopg.OperationalError as error:
+                if attempt == 2 or connection is None or not connection.closed:
+                    raise self._unusable(error) from error
+                log.info("a pooled connection to %s was closed: reading again", self.location)
+                self._pool.check()
+            except PoolTimeout as error:
+                raise self._unusable(error) from error
+        raise AssertionError("unreachable")
 
     def snapshot(self, sql: str, params: Sequence[object] = ()) -> Iterator[Row]:
         """Rows of one read, streamed by a server-side cursor in a repeatable-read snapshot."""
