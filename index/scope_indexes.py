@@ -14,9 +14,11 @@ reads an index half-way through a change.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -58,8 +60,15 @@ class ScopeIndexes:
         self._known: dict[str, int] = {}
         self._known_lock = threading.Lock()  # never held long: the listener takes it
         self._epoch = 0  # counts resets, so a read from before one is not kept after it
+        # scopes held open that another process changed, brought up to date in the background
+        self._stale: set[str] = set()
+        self._refresher = ThreadPoolExecutor(1, thread_name_prefix="citebot-refresh")
         remove_stale_temporaries(folder)
         store.listen(self._heard)
+
+    def close(self) -> None:
+        """Stop refreshing (call before closing the store)."""
+        self._refresher.shutdown(wait=True, cancel_futures=True)
 
     def _heard(self, scope: str | None, generation: int) -> None:
         """A change to a scope (None: any scope may have changed unheard)."""
@@ -67,8 +76,29 @@ class ScopeIndexes:
             if scope is None:
                 self._known.clear()
                 self._epoch += 1
-            elif generation > self._known.get(scope, -1):
-                self._known[scope] = generation
+                return
+            if generation <= self._known.get(scope, -1):
+                return  # this process's own change, or an older one
+            self._known[scope] = generation
+            if self.store.wrote(scope, generation):
+                return  # this process's own change: its indexes were updated with it
+            if scope not in self._recent or scope in self._stale:
+                return
+            self._stale.add(scope)
+        with contextlib.suppress(RuntimeError):  # closing: nothing more to refresh
+            self._refresher.submit(self._refresh, scope)
+
+    def _refresh(self, scope: str) -> None:
+        """Bring a held scope's indexes up to the store now, so its next question is quick."""
+        with self._known_lock:
+            self._stale.discard(scope)
+        try:
+            with self.lock:
+                if scope in self._recent:  # not dropped meanwhile
+                    self.vector_index(scope, used=False)
+                    self.keyword_index(scope, used=False)
+        except Exception:  # the next question tries again, and reports what fails
+            log.warning("could not refresh the indexes of scope %s", scope, exc_info=True)
 
     def _saw(self, scope: str, generation: int, epoch: int | None = None) -> None:
         with self._known_lock:
@@ -119,8 +149,11 @@ class ScopeIndexes:
         """The scope's FAISS index file."""
         return index_path(self.folder, scope)
 
-    def vector_index(self, scope: str) -> VectorIndex:
-        """The scope's FAISS index, opened (and repaired) on first use."""
+    def vector_index(self, scope: str, used: bool = True) -> VectorIndex:
+        """The scope's FAISS index, opened (and repaired) on first use.
+
+        ``used``: the scope counts as just used (a refresh after a change does not).
+        """
         with self.lock:
             index = self._vector_indexes.get(scope)
             if index is not None and index.generation != self.generation(scope):
@@ -131,7 +164,8 @@ class ScopeIndexes:
                 index = VectorIndex.open(self.path(scope), self.store, scope, model, dimension)
                 self._vector_indexes[scope] = index
                 self._saw(scope, index.generation)
-            self._used(scope)
+            if used:
+                self._used(scope)
             return index
 
     def _catch_up(self, scope: str, index: VectorIndex) -> None:
@@ -160,18 +194,22 @@ class ScopeIndexes:
             len(removed),
         )
 
-    def keyword_index(self, scope: str) -> KeywordIndex:
-        """The scope's BM25 index over its sentences, built on first use."""
+    def keyword_index(self, scope: str, used: bool = True) -> KeywordIndex:
+        """The scope's BM25 index over its sentences, built on first use (see ``used``)."""
         with self.lock:
             generation = self.generation(scope)
             keywords = self._keyword_indexes.get(scope)
             if keywords is None or keywords.generation != generation:
                 generation = self.store.generation(scope)  # read before the sentences
-                ids, owners, texts, titles = self.store.sentence_texts(scope)
-                keywords = KeywordIndex(ids, texts, generation, owners, titles)
+                ids, owners, titles = self.store.sentence_owners(scope)
+                texts = self.store.sentence_texts_of(
+                    [i for i in ids.tolist() if keywords is None or not keywords.holds(i)]
+                )
+                keywords = KeywordIndex.updated(keywords, ids, owners, generation, texts, titles)
                 self._keyword_indexes[scope] = keywords
                 self._saw(scope, generation)
-            self._used(scope)
+            if used:
+                self._used(scope)
             return keywords
 
     def check_model(self, scope: str) -> None:

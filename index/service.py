@@ -109,6 +109,7 @@ class Service:
 
     def close(self) -> None:
         """Release the database."""
+        self._scope_indexes.close()
         self.store.close()
 
     # -- knobs kept by the parts: reading or setting them here reaches the part -----------

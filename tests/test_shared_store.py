@@ -150,3 +150,30 @@ def test_reads_survive_connections_the_server_closed(
     assert cites(first, 1)
     first.add("g", story(2))  # so writes find open connections
     assert cites(first, 2)
+
+
+def test_held_indexes_are_brought_up_to_date_before_the_next_question(
+    pair: tuple[Service, Service], database: str | None
+) -> None:
+    if database is None:
+        pytest.skip("SQLite sends no notifications: indexes are updated at the next question")
+    first, second = pair
+    first.add("g", story(1))
+    within(FRESH_WITHIN, lambda: cites(second, 1))  # both hold the indexes of "g" now
+    assert cites(first, 1)
+    indexes = second._scope_indexes
+    first.add("g", story(2))
+    generation = first.store.generation("g")
+
+    def refreshed() -> bool:
+        return (
+            indexes._vector_indexes["g"].generation == generation
+            and indexes._keyword_indexes["g"].generation == generation
+        )
+
+    within(FRESH_WITHIN, refreshed)  # nobody asked: the notification did it
+    started = time.monotonic()
+    assert cites(second, 2)
+    assert time.monotonic() - started < 0.5
+    # the process that wrote does not rebuild for its own change
+    assert first._scope_indexes._keyword_indexes["g"].generation < generation

@@ -283,9 +283,7 @@ class PostgresBackend:
         )
 
     def close(self) -> None:
-        """Stop listening and close the pool."""
+        """Close the pool; the listening thread ends within a second (it is not waited for)."""
         self._closed.set()
         self._listening.clear()
-        if self._listener is not None:
-            self._listener.join(timeout=5)
         self._pool.close()

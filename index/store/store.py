@@ -172,6 +172,7 @@ class Store:
         self.location = self._backend.location
         self.checked = self._backend.checked
         self.kind = "sqlite" if self.path is not None else "postgresql"
+        self._written: dict[str, int] = {}  # the last generation of each scope made here
 
     def quick_check(self) -> None:
         """Check the database for damage (StoreError when damaged)."""
@@ -289,7 +290,12 @@ class Store:
         ).fetchone()
         generation = int(row[0]) if row else 0
         self._backend.announce(db, scope, generation)
+        self._written[scope] = generation
         return generation
+
+    def wrote(self, scope: str, generation: int) -> bool:
+        """Whether this process made the scope's change numbered ``generation``."""
+        return self._written.get(scope) == generation
 
     def mark_reindexed(self, scope: str) -> None:
         """Record when the scope's index was last rebuilt."""
@@ -989,6 +995,34 @@ class Store:
         owners = np.fromiter((int(r[1]) for r in rows), dtype=np.int64, count=len(rows))
         titles = self._query("SELECT pk, title FROM articles WHERE scope = ?", (scope,))
         return ids, owners, [str(r[2]) for r in rows], {int(r[0]): str(r[1]) for r in titles}
+
+    def sentence_owners(
+        self, scope: str
+    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], dict[int, str]]:
+        """Every sentence id of the scope with its article key, and each article's title."""
+        rows = self._query(
+            "SELECT s.id, s.article_pk FROM sentences s JOIN articles a ON a.pk = s.article_pk "
+            "WHERE a.scope = ? ORDER BY s.id",
+            (scope,),
+        )
+        ids = np.fromiter((int(r[0]) for r in rows), dtype=np.int64, count=len(rows))
+        owners = np.fromiter((int(r[1]) for r in rows), dtype=np.int64, count=len(rows))
+        titles = self._query("SELECT pk, title FROM articles WHERE scope = ?", (scope,))
+        return ids, owners, {int(r[0]): str(r[1]) for r in titles}
+
+    def sentence_texts_of(self, ids: Sequence[int]) -> dict[int, str]:
+        """The text of these sentences (those still stored), by id."""
+        texts: dict[int, str] = {}
+        for start in range(0, len(ids), 500):
+            part = [int(i) for i in ids[start : start + 500]]
+            marks = ",".join("?" * len(part))
+            rows = self._query(
+                'SELECT s.id, substr(a.text, s.start + 1, s."end" - s.start) '
+                f"FROM sentences s JOIN articles a ON a.pk = s.article_pk WHERE s.id IN ({marks})",
+                part,
+            )
+            texts.update((int(r[0]), str(r[1])) for r in rows)
+        return texts
 
     def article_pk(self, scope: str, article_id: str) -> int:
         """The primary key of an article of this scope.
