@@ -22,7 +22,7 @@ import pytest
 
 from bot.client import CitebotBot
 from bot.config import Settings
-from index.service import ArticleInput, Service
+from index.service import ArticleInput
 from tests.conftest import BOTH_BACKENDS
 from tests.fake_discord import MANAGE_GUILD, MEMBER_PERMISSIONS, FakeDiscord, running_bot
 
@@ -44,16 +44,23 @@ def story(n: int) -> ArticleInput:
 
 
 @pytest.fixture
-def flood_settings(tmp_path: Path) -> Settings:
+def flood_settings(tmp_path: Path, database: str | None) -> Settings:
     return Settings(
         _env_file=None,  # type: ignore[call-arg]
         discord_token="x.y.z",  # type: ignore[arg-type]
         data_dir=tmp_path / "data",
+        database_url=database,  # type: ignore[arg-type]
         embedder="hash",
         min_relevance=0.1,
         ask_cooldown_seconds=0,  # the flood is the point here, not the rate limits
         server_asks_per_minute=0,
     )
+
+
+def store_env(settings: Settings) -> dict[str, str]:
+    """The environment that points another process at the same store."""
+    url = settings.database_url
+    return {"CITEBOT_DATABASE_URL": url.get_secret_value()} if url else {}
 
 
 async def test_fifty_questions_during_two_imports_and_a_reindex(
@@ -89,6 +96,7 @@ async def test_fifty_questions_during_two_imports_and_a_reindex(
                         **os.environ,
                         "CITEBOT_EMBEDDER": "hash",
                         "CITEBOT_DATA_DIR": str(flood_settings.data_dir),
+                        **store_env(flood_settings),
                     },
                     stdout=asyncio.subprocess.PIPE,
                     stderr=asyncio.subprocess.PIPE,
@@ -150,12 +158,13 @@ async def test_fifty_questions_during_two_imports_and_a_reindex(
 
     with capsys.disabled():
         print(
-            f"\n  concurrency: {QUESTIONS} questions answered in {flood:.1f} s while 1,300 "
+            f"\n  concurrency ({'PostgreSQL' if flood_settings.database_url else 'SQLite'}): "
+            f"{QUESTIONS} questions answered in {flood:.1f} s while 1,300 "
             f"articles were imported (the other process still writing when they went out: "
             f"{other_writing}) and the index was rebuilt; the slowest acknowledgement took "
             f"{max(it.ack_latency or 0 for it in asked) * 1000:.0f} ms"
         )
-    reopened = Service(flood_settings.data_dir, flood_settings.make_embedder())
+    reopened = flood_settings.open_service()
     try:
         titles = {a.title for a in reopened.list_articles(scope)}
         expected = {
