@@ -14,7 +14,7 @@ Parts (each figure beside its reference from the same run):
 PostgreSQL: ``--database-url`` (an empty database), else CITEBOT_TEST_DATABASE_URL's server,
 else a throwaway server started here (initdb and pg_ctl; skipped, saying so, without them).
 
-Usage: python benchmarks/scale.py [--quick] [--corpus JSONL] [--database-url URL]
+Usage: python benchmarks/scale.py [--quick] [--corpus JSONL] [--database-url URL] [--part P]
 """
 
 from __future__ import annotations
@@ -262,8 +262,21 @@ def part_freshness(
     default=SHARED / "corpus" / "cnn-dailymail-1000.jsonl",
 )
 @click.option("--database-url", default=None, help="A PostgreSQL server to create databases on.")
+@click.option(
+    "--part",
+    "parts",
+    multiple=True,
+    type=click.Choice(["ingest", "ask", "throughput", "freshness"]),
+    help="Run only these parts (ask needs ingest); all by default.",
+)
 @click.pass_context
-def main(context: click.Context, quick: bool, corpus: Path, database_url: str | None) -> None:
+def main(
+    context: click.Context,
+    quick: bool,
+    corpus: Path,
+    database_url: str | None,
+    parts: tuple[str, ...],
+) -> None:
     """Measure the PostgreSQL store against SQLite, and several processes against one."""
     if context.invoked_subcommand is not None:
         return
@@ -278,18 +291,24 @@ def main(context: click.Context, quick: bool, corpus: Path, database_url: str | 
             return
         embedder = SentenceTransformerEmbedder()
         click.echo(f"citebot scale benchmark ({'quick' if quick else 'full'}): {count} articles")
+        wanted = set(parts or ("ingest", "ask", "throughput", "freshness"))
         with tempfile.TemporaryDirectory(prefix="citebot-scale-") as name:
             tmp = Path(name)
-            with timed("1. ingest"):
-                lite, pg = part_ingest(rows[:count], embedder, tmp, server)
-            with timed("2. ask"):
-                part_ask({"SQLite": lite, "PostgreSQL": pg}, size, repeats=3 if quick else 5)
-            lite.close()
-            pg.close()
-            with timed("3. throughput"):
-                part_throughput(rows[:count], embedder, tmp, server, 100 if quick else 200)
-            with timed("4. freshness"):
-                part_freshness(rows[:count], embedder, tmp, server, 10 if quick else 30)
+            if wanted & {"ingest", "ask"}:
+                with timed("1. ingest"):
+                    lite, pg = part_ingest(rows[:count], embedder, tmp, server)
+                if "ask" in wanted:
+                    with timed("2. ask"):
+                        services = {"SQLite": lite, "PostgreSQL": pg}
+                        part_ask(services, size, repeats=3 if quick else 5)
+                lite.close()
+                pg.close()
+            if "throughput" in wanted:
+                with timed("3. throughput"):
+                    part_throughput(rows[:count], embedder, tmp, server, 100 if quick else 200)
+            if "freshness" in wanted:
+                with timed("4. freshness"):
+                    part_freshness(rows[:count], embedder, tmp, server, 10 if quick else 30)
     click.echo("\n| part | figure | reference (same run) | ratio |\n| --- | --- | --- | --- |")
     for row in rows_printed:
         click.echo("| " + " | ".join(row) + " |")
