@@ -156,9 +156,11 @@ class ScopeIndexes:
         """
         with self.lock:
             index = self._vector_indexes.get(scope)
-            if index is not None and index.generation != self.generation(scope):
+            generation = self.generation(scope)
+            if index is not None and index.generation != generation:
                 self._catch_up(scope, index)
-            if index is None or index.generation != self.generation(scope):
+                generation = self.generation(scope)  # it may have caught up past it
+            if index is None or index.generation != generation:
                 stored = self.store.scope_model(scope)
                 model, dimension = stored or (self.embedder.name, self.embedder.dimension)
                 index = VectorIndex.open(self.path(scope), self.store, scope, model, dimension)

@@ -981,21 +981,6 @@ class Store:
         vectors = np.frombuffer(b"".join(r[6] for r in rows), dtype=np.float32)
         return sentences, vectors.reshape(len(rows), dimension)
 
-    def sentence_texts(
-        self, scope: str
-    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], list[str], dict[int, str]]:
-        """Every sentence id, article key and text of the scope, and each article's title."""
-        rows = self._query(
-            'SELECT s.id, s.article_pk, substr(a.text, s.start + 1, s."end" - s.start) '
-            "FROM sentences s JOIN articles a ON a.pk = s.article_pk WHERE a.scope = ? "
-            "ORDER BY s.id",
-            (scope,),
-        )
-        ids = np.fromiter((int(r[0]) for r in rows), dtype=np.int64, count=len(rows))
-        owners = np.fromiter((int(r[1]) for r in rows), dtype=np.int64, count=len(rows))
-        titles = self._query("SELECT pk, title FROM articles WHERE scope = ?", (scope,))
-        return ids, owners, [str(r[2]) for r in rows], {int(r[0]): str(r[1]) for r in titles}
-
     def sentence_owners(
         self, scope: str
     ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], dict[int, str]]:
