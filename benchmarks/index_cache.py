@@ -136,14 +136,13 @@ def main(
     with ExitStack() as stack:
         database = None
         if postgres:
-            sys.path.insert(0, str(ROOT / "benchmarks"))
-            from scale import new_database
-            from scale import postgres as postgres_server
+            from tests.postgres_server import new_database
+            from tests.postgres_server import server as postgres_server
 
             server = stack.enter_context(postgres_server(None))
             if server is None:
                 raise SystemExit("--postgres: no PostgreSQL (initdb, pg_ctl) on this machine")
-            database = new_database(server)
+            database = new_database(server, "citebot_bench")
         measure(
             Path(stack.enter_context(tempfile.TemporaryDirectory())),
             database, servers, chunks, cap, questions, corpus,

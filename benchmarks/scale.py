@@ -21,15 +21,12 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
 import time
-import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from pathlib import Path
 
 import click
@@ -45,37 +42,11 @@ from index.formats import ImportArticle, read_jsonl  # noqa: E402
 from index.rerank import CrossEncoderReranker  # noqa: E402
 from index.service import ArticleInput, Service  # noqa: E402
 from index.store import NewArticle, Store  # noqa: E402
-from tests import postgres_server  # noqa: E402
+from tests.postgres_server import new_database  # noqa: E402
+from tests.postgres_server import server as postgres  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "data"
 SERVERS = ("s1", "s2", "s3", "s4")
-
-
-@contextmanager
-def postgres(url: str | None) -> Iterator[str | None]:
-    """A server URL whose databases we may create (None: no PostgreSQL here)."""
-    given = url or os.environ.get("CITEBOT_TEST_DATABASE_URL")
-    if given:
-        yield given
-        return
-    if postgres_server.binaries() is None:
-        yield None
-        return
-    folder = Path(tempfile.mkdtemp(prefix="citebot-bench-pg-"))
-    try:
-        yield postgres_server.start(folder)
-    finally:
-        postgres_server.stop(folder)
-        shutil.rmtree(folder, ignore_errors=True)
-
-
-def new_database(server: str) -> str:
-    import psycopg
-
-    name = f"citebot_bench_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(server, autocommit=True) as db:
-        db.execute(f'CREATE DATABASE "{name}"')
-    return server.rsplit("/", 1)[0] + "/" + name
 
 
 def service(data: Path, database: str | None, embedder: SentenceTransformerEmbedder) -> Service:
@@ -104,7 +75,7 @@ def part_ingest(
 ) -> tuple[Service, Service]:
     inputs = [ArticleInput(r.text, title=r.title) for r in rows]
     timings, services = {}, {}
-    for name, database in (("SQLite", None), ("PostgreSQL", new_database(server))):
+    for name, database in (("SQLite", None), ("PostgreSQL", new_database(server, "citebot_bench"))):
         svc = service(tmp / name, database, embedder)
         started = time.perf_counter()
         svc.add_many("bench", inputs)
@@ -119,7 +90,10 @@ def part_ingest(
     )
     again = stored_rows(services["SQLite"], "bench")
     writes = {}
-    for name, location in (("SQLite", tmp / "write.sqlite3"), ("PostgreSQL", new_database(server))):
+    for name, location in (
+        ("SQLite", tmp / "write.sqlite3"),
+        ("PostgreSQL", new_database(server, "citebot_bench")),
+    ):
         store = Store(location)
         started = time.perf_counter()
         for start in range(0, len(again), 32):  # as the pipeline does: 32 a transaction
@@ -189,7 +163,7 @@ def part_throughput(
     rows: list[ImportArticle], embedder: SentenceTransformerEmbedder, tmp: Path, server: str,
     questions: int,
 ) -> None:  # fmt: skip
-    database = new_database(server)
+    database = new_database(server, "citebot_bench")
     svc = service(tmp / "setup", database, embedder)
     share = len(rows) // len(SERVERS)
     for n, scope in enumerate(SERVERS):
@@ -226,7 +200,7 @@ def part_freshness(
     rows: list[ImportArticle], embedder: SentenceTransformerEmbedder, tmp: Path, server: str,
     samples: int,
 ) -> None:  # fmt: skip
-    database = new_database(server)
+    database = new_database(server, "citebot_bench")
     writer = service(tmp / "writer", database, embedder)
     writer.add_many("news", [ArticleInput(r.text, title=r.title) for r in rows])
     reader = start_worker("watch", database, tmp / "reader", ["news"])

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
-import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -48,41 +45,20 @@ def postgres_server() -> Iterator[str]:
     """A PostgreSQL server's URL: CITEBOT_TEST_DATABASE_URL (.ci/run starts one), else one
     started here in a temporary folder when the binaries exist, else the tests skip (but
     fail under CI, which must run them)."""
-    given = os.environ.get("CITEBOT_TEST_DATABASE_URL")
-    if given:
-        yield given
-        return
-    if pg_server.binaries() is None:
-        reason = (
-            "PostgreSQL tests need a server: install postgresql (initdb, pg_ctl) or set "
-            "CITEBOT_TEST_DATABASE_URL"
-        )
-        if os.environ.get("CI"):
-            pytest.fail(reason)
-        pytest.skip(reason)
-    folder = Path(tempfile.mkdtemp(prefix="citebot-pg-"))
-    try:
-        yield pg_server.start(folder)
-    finally:
-        pg_server.stop(folder)
-        shutil.rmtree(folder, ignore_errors=True)
+    with pg_server.server() as url:
+        if url is None:
+            reason = (
+                "PostgreSQL tests need a server: install postgresql (initdb, pg_ctl) or set "
+                "CITEBOT_TEST_DATABASE_URL"
+            )
+            if os.environ.get("CI"):
+                pytest.fail(reason)
+            pytest.skip(reason)
+        yield url
 
 
-def new_database(server: str) -> str:
-    """A new, empty database on the server; returns its URL."""
-    import psycopg
-
-    name = f"citebot_test_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(server, autocommit=True) as db:
-        db.execute(f'CREATE DATABASE "{name}"')
-    return server.rsplit("/", 1)[0] + "/" + name
-
-
-def drop_database(server: str, url: str) -> None:
-    import psycopg
-
-    with psycopg.connect(server, autocommit=True) as db:
-        db.execute(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)')
+new_database = pg_server.new_database
+drop_database = pg_server.drop_database
 
 
 @pytest.fixture

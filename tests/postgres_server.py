@@ -20,6 +20,10 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 USER = "citebot"  # the database superuser the tests connect as
@@ -88,6 +92,43 @@ def stop(folder: Path) -> None:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
+
+
+@contextmanager
+def server(given: str | None = None) -> Iterator[str | None]:
+    """A server whose databases we may create: ``given``, else CITEBOT_TEST_DATABASE_URL's,
+    else one started here in a temporary folder (stopped after); None without binaries."""
+    url = given or os.environ.get("CITEBOT_TEST_DATABASE_URL")
+    if url:
+        yield url
+        return
+    if binaries() is None:
+        yield None
+        return
+    folder = Path(tempfile.mkdtemp(prefix="citebot-pg-"))
+    try:
+        yield start(folder)
+    finally:
+        stop(folder)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def new_database(url: str, prefix: str = "citebot_test") -> str:
+    """A new, empty database on the server at ``url``; returns its URL."""
+    import psycopg  # not needed to start or stop a server
+
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(url, autocommit=True) as db:
+        db.execute(f'CREATE DATABASE "{name}"')
+    return url.rsplit("/", 1)[0] + "/" + name
+
+
+def drop_database(url: str, database: str) -> None:
+    """Drop the database whose URL is ``database`` from the server at ``url``."""
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as db:
+        db.execute(f'DROP DATABASE IF EXISTS "{database.rsplit("/", 1)[1]}" WITH (FORCE)')
 
 
 if __name__ == "__main__":
